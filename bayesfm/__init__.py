@@ -1,5 +1,17 @@
-"""bayesfm: Bayesian factorization machines with honest uncertainty."""
+"""bayesfm: Bayesian factorization machines with honest uncertainty.
+
+The FM is one NumPyro model (:func:`bayesfm.model.fm_model`) with grouped Normal-Gamma
+priors, fitted by NUTS or SVI; every fit is an ArviZ DataTree.
+
+Examples
+--------
+>>> import bayesfm
+>>> bayesfm.BayesianFMRegressor(rank=4).get_params()["rank"]
+4
+"""
 
 from bayesfm._version import __version__
+from bayesfm.data.simulate import simulate_fm
+from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor
 
-__all__ = ["__version__"]
+__all__ = ["BayesianFMClassifier", "BayesianFMRegressor", "__version__", "simulate_fm"]

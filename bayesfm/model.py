@@ -2,7 +2,9 @@
 
 Sites (fixed names): ``w0``, ``w``, ``v``, ``mu_w``, ``lambda_w``, ``mu_v``, ``lambda_v``,
 ``tau`` (Gaussian likelihood only) and the observed ``y``. Plates (fixed names): ``obs``,
-``feature``, ``group``, ``factor``.
+``feature``, ``group``; the ``factor`` axis of ``v``, ``mu_v`` and ``lambda_v`` is an event
+dimension (so each plate keeps one dim, as autoguides require) and is labelled ``factor`` in
+the results.
 """
 
 from __future__ import annotations
@@ -198,15 +200,21 @@ def _fm_body(
     with numpyro.plate("group", n_groups, dim=-1):
         lambda_w = numpyro.sample("lambda_w", dist.Gamma(a0, b0))
         mu_w = numpyro.sample("mu_w", dist.Normal(mu0, jax.lax.rsqrt(gamma0 * lambda_w)))
-    with numpyro.plate("factor", rank, dim=-1), numpyro.plate("group", n_groups, dim=-2):
-        lambda_v = numpyro.sample("lambda_v", dist.Gamma(a0, b0))
-        mu_v = numpyro.sample("mu_v", dist.Normal(mu0, jax.lax.rsqrt(gamma0 * lambda_v)))
+        # The factor axis is an event dimension, so that the "group" and "feature" plates
+        # keep one dim everywhere (autoguides require consistent plates).
+        lambda_v = numpyro.sample(
+            "lambda_v", dist.Gamma(a0, b0).expand([rank]).to_event(1)
+        )
+        mu_v = numpyro.sample(
+            "mu_v", dist.Normal(mu0, jax.lax.rsqrt(gamma0 * lambda_v)).to_event(1)
+        )
 
     w0 = numpyro.sample("w0", dist.Normal(0.0, 1.0 / jnp.sqrt(reg0)))
     with numpyro.plate("feature", n_features, dim=-1):
         w = numpyro.sample("w", dist.Normal(mu_w[gof], jax.lax.rsqrt(lambda_w[gof])))
-    with numpyro.plate("factor", rank, dim=-1), numpyro.plate("feature", n_features, dim=-2):
-        v = numpyro.sample("v", dist.Normal(mu_v[gof], jax.lax.rsqrt(lambda_v[gof])))
+        v = numpyro.sample(
+            "v", dist.Normal(mu_v[gof], jax.lax.rsqrt(lambda_v[gof])).to_event(1)
+        )
 
     tau = numpyro.sample("tau", dist.Gamma(a0, b0)) if likelihood == "gaussian" else None
 

@@ -1,5 +1,29 @@
 """Data layer: the design pytree and its builders."""
 
+from bayesfm.data.datasets import (
+    DatasetInfo,
+    load_frappe,
+    load_movielens_1m_half,
+    load_movielens_100k,
+)
 from bayesfm.data.design import Design, check_finite, from_sparse, padded_rows
+from bayesfm.data.encoder import FMEncoder
+from bayesfm.data.libfm import read_libffm, read_libfm, write_libfm
+from bayesfm.data.simulate import SimulatedFM, simulate_fm
 
-__all__ = ["Design", "check_finite", "from_sparse", "padded_rows"]
+__all__ = [
+    "DatasetInfo",
+    "Design",
+    "FMEncoder",
+    "check_finite",
+    "from_sparse",
+    "load_frappe",
+    "load_movielens_100k",
+    "load_movielens_1m_half",
+    "padded_rows",
+    "SimulatedFM",
+    "read_libffm",
+    "read_libfm",
+    "simulate_fm",
+    "write_libfm",
+]

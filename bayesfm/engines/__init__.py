@@ -1,0 +1,19 @@
+"""Inference engines. Each takes a :class:`FitProblem` and returns an :class:`EngineResult`."""
+
+from bayesfm.engines._common import MODEL_SITES, EngineResult, FitProblem, auto_progress_bar
+from bayesfm.engines.nuts import run_nuts
+from bayesfm.engines.svi import GUIDES, run_svi
+
+#: Engines accepted by the estimators' ``method`` argument.
+METHODS = ("nuts", "svi")
+
+__all__ = [
+    "GUIDES",
+    "METHODS",
+    "MODEL_SITES",
+    "EngineResult",
+    "FitProblem",
+    "auto_progress_bar",
+    "run_nuts",
+    "run_svi",
+]

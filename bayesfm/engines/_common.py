@@ -1,0 +1,81 @@
+"""What every engine takes and returns, so that results never depend on the engine."""
+
+from __future__ import annotations
+
+import sys
+from typing import NamedTuple
+
+import numpy as np
+
+from bayesfm.data.design import Design
+from bayesfm.model import FMPriors
+
+__all__ = ["FitProblem", "EngineResult", "MODEL_SITES", "auto_progress_bar"]
+
+#: Sites every engine returns, in the model's own names.
+MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau")
+
+
+class FitProblem(NamedTuple):
+    """The data and model settings handed to an engine.
+
+    Attributes
+    ----------
+    design : Design
+        Training rows.
+    y : ndarray of shape (n_rows,)
+        Observations (0/1 for binary likelihoods).
+    likelihood : str
+        ``"gaussian"``, ``"probit"`` or ``"logit"``.
+    rank : int
+        Factor rank ``k``.
+    priors : FMPriors
+    sample_weight : ndarray of shape (n_rows,) or None
+    """
+
+    design: Design
+    y: np.ndarray
+    likelihood: str
+    rank: int
+    priors: FMPriors
+    sample_weight: np.ndarray | None
+
+    def model_kwargs(self) -> dict[str, object]:
+        """Keyword arguments of :func:`bayesfm.model.fm_model` for this problem."""
+        return {
+            "n_groups": self.design.n_groups,
+            "rank": self.rank,
+            "likelihood": self.likelihood,
+            "sample_weight": self.sample_weight,
+            "priors": self.priors,
+        }
+
+
+class EngineResult(NamedTuple):
+    """Draws from an engine, every array with leading ``(chain, draw)`` dimensions.
+
+    Attributes
+    ----------
+    samples : dict of str to ndarray
+        Draws of the model sites (:data:`MODEL_SITES`, ``tau`` only for Gaussian).
+    sample_stats : dict of str to ndarray
+        Per-draw sampler statistics in ArviZ names (``diverging``, ``n_steps``, ...).
+    engine : str
+        Name of the engine that made the draws.
+    extras : dict of str to ndarray
+        Engine-specific traces, e.g. ``{"elbo": losses}`` for SVI.
+    """
+
+    samples: dict[str, np.ndarray]
+    sample_stats: dict[str, np.ndarray]
+    engine: str
+    extras: dict[str, np.ndarray]
+
+
+def auto_progress_bar(progress_bar: bool | None) -> bool:
+    """Resolve ``None`` to "on in interactive use" (a terminal or a notebook)."""
+    if progress_bar is not None:
+        return bool(progress_bar)
+    if "ipykernel" in sys.modules:
+        return True
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())

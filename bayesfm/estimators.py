@@ -1,0 +1,501 @@
+"""scikit-learn estimators over the Bayesian FM: the user-facing edge of bayesfm."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Self
+
+import jax
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import xarray as xr
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    validate_data,
+)
+
+from bayesfm.data.design import Design, check_finite, from_sparse
+from bayesfm.engines import METHODS, FitProblem, auto_progress_bar, run_nuts, run_svi
+from bayesfm.engines.svi import GUIDES
+from bayesfm.model import FMPriors
+from bayesfm.predict import chunk_size, eta_chunks, inverse_link, summarize_predictions
+from bayesfm.results import check_convergence, convergence_summary, draws_from_datatree, to_datatree
+
+__all__ = ["BayesianFMRegressor", "BayesianFMClassifier"]
+
+
+def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class _BaseBayesianFM(BaseEstimator):
+    """Shared fitting and prediction; subclasses fix the likelihood and the label handling."""
+
+    def __init__(
+        self,
+        rank: int = 8,
+        method: str = "nuts",
+        *,
+        num_warmup: int = 500,
+        num_samples: int = 500,
+        num_chains: int = 2,
+        thinning: int = 1,
+        random_state: Any = None,
+        priors: dict[str, float] | None = None,
+        parameterization: str = "centered",
+        guide: str = "normal",
+        svi_steps: int = 20_000,
+        learning_rate: float = 0.01,
+        batch_size: int | None = None,
+        log_likelihood: bool | str = "auto",
+        progress_bar: bool | None = None,
+    ) -> None:
+        self.rank = rank
+        self.method = method
+        self.num_warmup = num_warmup
+        self.num_samples = num_samples
+        self.num_chains = num_chains
+        self.thinning = thinning
+        self.random_state = random_state
+        self.priors = priors
+        self.parameterization = parameterization
+        self.guide = guide
+        self.svi_steps = svi_steps
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.log_likelihood = log_likelihood
+        self.progress_bar = progress_bar
+
+    _likelihood: str = "gaussian"
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = False
+        return tags
+
+    # -- validation ------------------------------------------------------------------------
+    def _validate_params(self) -> FMPriors:  # type: ignore[override]
+        _check_positive_int(self.rank, "rank")
+        if self.method not in METHODS:
+            raise ValueError(
+                f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}"
+            )
+        _check_positive_int(self.num_warmup, "num_warmup", minimum=0)
+        _check_positive_int(self.num_samples, "num_samples")
+        _check_positive_int(self.num_chains, "num_chains")
+        _check_positive_int(self.thinning, "thinning")
+        _check_positive_int(self.svi_steps, "svi_steps")
+        if self.batch_size is not None:
+            _check_positive_int(self.batch_size, "batch_size")
+        if self.guide not in GUIDES:
+            raise ValueError(f"unknown guide {self.guide!r}; valid guides: {', '.join(GUIDES)}")
+        if self.parameterization not in ("centered", "noncentered"):
+            raise ValueError(
+                f"unknown parameterization {self.parameterization!r}; "
+                "valid: centered, noncentered"
+            )
+        priors = dict(self.priors or {})
+        unknown = set(priors) - set(FMPriors._fields)
+        if unknown:
+            raise ValueError(
+                f"unknown prior constants {sorted(unknown)}; valid: {', '.join(FMPriors._fields)}"
+            )
+        for k, v in priors.items():
+            if not np.isfinite(v) or (k != "mu0" and v <= 0):
+                raise ValueError(f"prior constant {k} must be finite (and > 0), got {v}")
+        return FMPriors(**priors)
+
+    def _design(self, X: Any, *, reset: bool, groups: Any = None) -> Design:
+        """Validate ``X`` and turn it into a Design laid out like the training data."""
+        if isinstance(X, pd.DataFrame):
+            return self._design_from_frame(X, reset=reset)
+        if reset:
+            self.encoder_ = None
+        elif getattr(self, "encoder_", None) is not None:
+            raise TypeError(
+                "this model was fitted on a DataFrame; pass a DataFrame with the same columns"
+            )
+        X = validate_data(
+            self, X, reset=reset, accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32], ensure_min_samples=1,
+        )
+        if reset:
+            return from_sparse(X, groups=groups)
+        return self.design_template_.with_rows(X)
+
+    def _design_from_frame(self, X: pd.DataFrame, *, reset: bool) -> Design:
+        from bayesfm.data.encoder import FMEncoder
+
+        _check_feature_names(self, X, reset=reset)
+        _check_n_features(self, X, reset=reset)
+        if X.shape[0] == 0:
+            raise ValueError("X has 0 rows; at least one row is required")
+        if reset:
+            self.encoder_ = FMEncoder().fit(X)
+        elif getattr(self, "encoder_", None) is None:
+            raise TypeError("this model was fitted on an array; pass an array, not a DataFrame")
+        return self.encoder_.transform(X)
+
+    def _check_y(self, y: Any, n_rows: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check_sample_weight(self, sample_weight: Any, n_rows: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.ndim == 0:
+            sw = np.full(n_rows, float(sw))
+        if sw.shape != (n_rows,):
+            raise ValueError(
+                f"sample_weight has shape {sw.shape}, but X has {n_rows} rows"
+            )
+        check_finite(sw, "sample_weight")
+        if np.any(sw < 0):
+            raise ValueError(f"sample_weight must be non-negative, got {sw[sw < 0][0]}")
+        if not np.any(sw > 0):
+            raise ValueError("sample_weight is zero for every row")
+        return sw
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(
+        self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None
+    ) -> Self:
+        """Draw from the posterior of the FM given ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : sparse matrix, array-like or DataFrame of shape (n_rows, n_features)
+            A DataFrame is one-hot / multi-hot encoded column by column (each column one
+            group); other inputs are used as they are.
+        y : array-like of shape (n_rows,)
+        groups : array-like of shape (n_features,), optional
+            Group (field) of every column of an array or sparse ``X``; default one group.
+        sample_weight : array-like of shape (n_rows,), optional
+            Non-negative row weights.
+
+        Returns
+        -------
+        self
+        """
+        priors = self._validate_params()
+        if groups is not None and isinstance(X, pd.DataFrame):
+            raise ValueError("groups cannot be given with a DataFrame: columns are the groups")
+        design = self._design(X, reset=True, groups=groups)
+        y_arr = self._check_y(y, design.n_rows)
+        sw = self._check_sample_weight(sample_weight, design.n_rows)
+        problem = FitProblem(design, y_arr, self._likelihood, int(self.rank), priors, sw)
+        rs = check_random_state(self.random_state)
+        key = jax.random.key(int(rs.randint(np.iinfo(np.int32).max)))
+        progress = auto_progress_bar(self.progress_bar)
+        if self.method == "nuts":
+            result = run_nuts(
+                problem, rng_key=key, num_warmup=self.num_warmup, num_samples=self.num_samples,
+                num_chains=self.num_chains, thinning=self.thinning,
+                parameterization=self.parameterization, progress_bar=progress,
+            )
+        else:
+            result = run_svi(
+                problem, rng_key=key, guide=self.guide, num_steps=self.svi_steps,
+                learning_rate=self.learning_rate, batch_size=self.batch_size,
+                num_samples=self.num_samples, progress_bar=progress,
+            )
+        self.idata_ = to_datatree(
+            result, problem, log_likelihood=self.log_likelihood,
+            attrs={"method": self.method, "estimator": type(self).__name__},
+        )
+        self.design_template_ = design.take(np.arange(0))
+        if self.method == "nuts":
+            self.convergence_problems_ = check_convergence(self.idata_)
+        else:
+            self.convergence_problems_ = []
+        return self
+
+    # -- prediction ------------------------------------------------------------------------
+    def _summaries(self, X: Any, prob: float, kind: str) -> Any:
+        check_is_fitted(self, "idata_")
+        design = self._design(X, reset=False)
+        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
+        return summarize_predictions(
+            draws, design.indices, design.values, likelihood=self._likelihood, prob=prob,
+            kind=kind, rng_key=jax.random.key(0),
+        )
+
+    def predict_interval(self, X: Any, prob: float = 0.9, *, kind: str = "mean") -> np.ndarray:
+        """Equal-tailed credible interval of the prediction for every row.
+
+        Parameters
+        ----------
+        X : sparse matrix, array-like or DataFrame
+        prob : float, default 0.9
+            Posterior mass inside the interval.
+        kind : {"mean", "predictive"}
+            Regressor only: ``"mean"`` bounds ``E[y | x]``; ``"predictive"`` adds the noise.
+            For the classifier the interval is always on the click probability.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, 2)
+            Lower and upper bounds.
+        """
+        s = self._summaries(X, prob, kind)
+        return np.column_stack([s.lower, s.upper])
+
+    def predict_draws(self, X: Any) -> np.ndarray:
+        """Posterior draws of ``E[y | x]`` (the click probability for the classifier).
+
+        Holds ``(n_draws_total, n_rows)`` floats in memory: for many rows use
+        :meth:`predict` and :meth:`predict_interval`, which work chunk by chunk.
+
+        Returns
+        -------
+        ndarray of shape (num_chains * num_samples, n_rows)
+        """
+        check_is_fitted(self, "idata_")
+        design = self._design(X, reset=False)
+        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
+        link = inverse_link(self._likelihood)
+        rows = chunk_size(int(draws.w0.shape[0]), design.max_nnz, int(draws.v.shape[-1]))
+        out = np.empty((int(draws.w0.shape[0]), design.n_rows))
+        for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
+            out[:, sl] = np.asarray(link(eta))
+        return out
+
+    def predict_idata(self, X: Any) -> xr.DataTree:
+        """The fit's DataTree plus a ``predictions`` group for the rows of ``X``.
+
+        ``predictions["mu"]`` holds the draws of :meth:`predict_draws` with dims
+        ``(chain, draw, pred_obs)``; ``idata_`` itself is left unchanged.
+        """
+        mu = self.predict_draws(X)
+        post = self.idata_["posterior"]
+        n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+        ds = xr.Dataset(
+            {"mu": (("chain", "draw", "pred_obs"), mu.reshape(n_chains, n_draws, -1))},
+            coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                    "pred_obs": np.arange(mu.shape[1])},
+        )
+        out = self.idata_.copy()
+        out["predictions"] = xr.DataTree(ds)
+        return out
+
+    def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
+        """Posterior summary with R-hat and ESS of the identifiable quantities.
+
+        Rows are ``w0``, ``w[feature]``, ``mu_w[group]``, ``lambda_w[group]``, ``tau``,
+        ``eta_ref[row]`` (predictions on fixed training rows) and ``log_likelihood``.
+        """
+        check_is_fitted(self, "idata_")
+        return convergence_summary(self.idata_, ci_prob=ci_prob)
+
+
+class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
+    """Bayesian factorization machine regression (Gaussian likelihood).
+
+    Parameters
+    ----------
+    rank : int, default 8
+        Number of latent factors ``k`` per feature.
+    method : {"nuts", "svi"}, default "nuts"
+        Inference engine.
+    num_warmup, num_samples, num_chains, thinning : int
+        MCMC settings (``num_samples`` is also the number of draws taken from an SVI guide).
+    random_state : int, RandomState or None
+        Seed; the same value gives the same draws. ``None`` draws fresh entropy.
+    priors : dict, optional
+        Overrides of the prior constants ``a0, b0, gamma0, mu0, reg0``
+        (:class:`bayesfm.model.FMPriors`).
+    parameterization : {"centered", "noncentered"}
+        NUTS parameterisation of ``w`` and ``v``.
+    guide : {"normal", "lowrank", "map"}
+        SVI autoguide.
+    svi_steps : int
+        Upper bound on SVI steps (early stopping usually ends sooner).
+    learning_rate : float
+        SVI Adam step size.
+    batch_size : int, optional
+        SVI minibatch size.
+    log_likelihood : bool or "auto"
+        Keep the pointwise log likelihood in ``idata_`` (``"auto"``: when under 512 MiB).
+    progress_bar : bool or None
+        ``None``: on in a terminal or notebook.
+
+    Attributes
+    ----------
+    idata_ : xarray.DataTree
+        Posterior, sample_stats, log_likelihood, observed_data and constant_data.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had column names.
+    convergence_problems_ : list of str
+        Identifiable quantities whose R-hat or ESS failed the checks (empty if none).
+
+    Examples
+    --------
+    >>> from bayesfm import BayesianFMRegressor
+    >>> from bayesfm.data import simulate_fm
+    >>> sim = simulate_fm(n_rows=300, group_sizes=(10, 8), rank=2, seed=0)
+    >>> fm = BayesianFMRegressor(rank=2, num_warmup=100, num_samples=100, num_chains=1,
+    ...                          random_state=0, progress_bar=False)
+    >>> fm = fm.fit(sim.X, sim.y, groups=sim.groups)  # doctest: +SKIP
+    >>> fm.predict_interval(sim.X[:2]).shape  # doctest: +SKIP
+    (2, 2)
+    """
+
+    _likelihood = "gaussian"
+
+    def _check_y(self, y: Any, n_rows: int) -> np.ndarray:
+        y_arr = _as_1d(y, n_rows)
+        if y_arr.dtype.kind not in "biuf":
+            raise TypeError(f"y must be numeric, got dtype {y_arr.dtype}")
+        y_arr = y_arr.astype(np.float64)
+        check_finite(y_arr, "y")
+        return y_arr
+
+    def predict(self, X: Any, return_std: bool = False) -> Any:
+        """Posterior mean of ``E[y | x]`` (and its posterior standard deviation).
+
+        Parameters
+        ----------
+        X : sparse matrix, array-like or DataFrame
+        return_std : bool, default False
+
+        Returns
+        -------
+        mean : ndarray of shape (n_rows,)
+        std : ndarray of shape (n_rows,)
+            Only with ``return_std=True``.
+        """
+        s = self._summaries(X, 0.9, "mean")
+        return (s.mean, s.sd) if return_std else s.mean
+
+
+class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
+    """Bayesian factorization machine for binary labels (click-through rate).
+
+    Parameters
+    ----------
+    rank : int, default 8
+    method : {"nuts", "svi"}, default "nuts"
+    link : {"probit", "logit"}, default "probit"
+        ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
+    **kwargs
+        As :class:`BayesianFMRegressor`.
+
+    Attributes
+    ----------
+    classes_ : ndarray, ``[0, 1]``
+    idata_ : xarray.DataTree
+
+    Examples
+    --------
+    >>> from bayesfm import BayesianFMClassifier
+    >>> clf = BayesianFMClassifier(rank=4, link="probit")
+    >>> clf.get_params()["link"]
+    'probit'
+    """
+
+    def __init__(
+        self,
+        rank: int = 8,
+        method: str = "nuts",
+        *,
+        link: str = "probit",
+        num_warmup: int = 500,
+        num_samples: int = 500,
+        num_chains: int = 2,
+        thinning: int = 1,
+        random_state: Any = None,
+        priors: dict[str, float] | None = None,
+        parameterization: str = "centered",
+        guide: str = "normal",
+        svi_steps: int = 20_000,
+        learning_rate: float = 0.01,
+        batch_size: int | None = None,
+        log_likelihood: bool | str = "auto",
+        progress_bar: bool | None = None,
+    ) -> None:
+        super().__init__(
+            rank, method, num_warmup=num_warmup, num_samples=num_samples,
+            num_chains=num_chains, thinning=thinning, random_state=random_state,
+            priors=priors, parameterization=parameterization, guide=guide,
+            svi_steps=svi_steps, learning_rate=learning_rate, batch_size=batch_size,
+            log_likelihood=log_likelihood, progress_bar=progress_bar,
+        )
+        self.link = link
+
+    @property
+    def _likelihood(self) -> str:  # type: ignore[override]
+        if self.link not in ("probit", "logit"):
+            raise ValueError(f"unknown link {self.link!r}; valid links: probit, logit")
+        return self.link
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _check_y(self, y: Any, n_rows: int) -> np.ndarray:
+        y_arr = _as_1d(y, n_rows)
+        if y_arr.dtype.kind == "b":
+            y_arr = y_arr.astype(np.float64)
+        if y_arr.dtype.kind not in "iuf":
+            raise ValueError(
+                f"labels must be 0 or 1, got values of dtype {y_arr.dtype} "
+                f"(e.g. {y_arr[0]!r})"
+            )
+        y_arr = y_arr.astype(np.float64)
+        check_finite(y_arr, "y")
+        bad = ~np.isin(y_arr, (0.0, 1.0))
+        if bad.any():
+            raise ValueError(
+                f"labels must be 0 or 1; found {np.unique(y_arr[bad])[:5].tolist()} "
+                f"(first at row {int(np.argmax(bad))})"
+            )
+        if np.unique(y_arr).size < 2:
+            raise ValueError(
+                f"y has a single class ({int(y_arr[0])}); a classifier needs both 0 and 1"
+            )
+        self.classes_ = np.array([0, 1])
+        return y_arr
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior mean of the class probabilities, shape ``(n_rows, 2)``."""
+        p1 = self._summaries(X, 0.9, "mean").mean
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable label (0 or 1) under the posterior mean probability."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+
+def _as_1d(y: Any, n_rows: int) -> np.ndarray:
+    if y is None:
+        raise ValueError("y is required")
+    if isinstance(y, pd.DataFrame | pd.Series):
+        y = y.to_numpy()
+    if sp.issparse(y):
+        raise TypeError("y must be a dense 1-D array, got a sparse matrix")
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = y_arr[:, 0]
+    if y_arr.ndim != 1:
+        raise ValueError(f"y must be 1-dimensional, got shape {y_arr.shape}")
+    if y_arr.shape[0] != n_rows:
+        raise ValueError(f"y has {y_arr.shape[0]} values, but X has {n_rows} rows")
+    return y_arr
+
+
+def fitted_datatree(model: _BaseBayesianFM) -> xr.DataTree:
+    """Return the DataTree of a fitted estimator (raises NotFittedError otherwise)."""
+    check_is_fitted(model, "idata_")
+    return model.idata_
