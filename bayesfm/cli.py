@@ -101,7 +101,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``bayesfm`` command."""
+    """Build the argument parser of the ``bayesfm`` command."""
     parser = argparse.ArgumentParser(
         prog="bayesfm", description="Bayesian factorization machines with honest uncertainty."
     )
@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="bayesfm-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--method", default="nuts", choices=["nuts", "svi"],
                       help="inference engine (default: %(default)s)")
-    demo.add_argument("--rows", type=int, default=2000, help="simulated rows (default: %(default)s)")
+    demo.add_argument("--rows", type=int, default=2000,
+                      help="simulated rows (default: %(default)s)")
     demo.add_argument("--warmup", type=int, default=300, help="warm-up draws per chain")
     demo.add_argument("--samples", type=int, default=300, help="kept draws per chain")
     demo.add_argument("--chains", type=int, default=2, help="number of chains")

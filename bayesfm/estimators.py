@@ -20,7 +20,14 @@ from sklearn.utils.validation import (
 )
 
 from bayesfm.data.design import Design, check_finite, from_sparse
-from bayesfm.engines import METHODS, FitProblem, auto_progress_bar, run_nuts, run_svi
+from bayesfm.engines import (
+    METHODS,
+    FitProblem,
+    auto_progress_bar,
+    enable_compilation_cache,
+    run_nuts,
+    run_svi,
+)
 from bayesfm.engines.svi import GUIDES
 from bayesfm.model import FMPriors
 from bayesfm.predict import chunk_size, eta_chunks, inverse_link, summarize_predictions
@@ -197,6 +204,7 @@ class _BaseBayesianFM(BaseEstimator):
         rs = check_random_state(self.random_state)
         key = jax.random.key(int(rs.randint(np.iinfo(np.int32).max)))
         progress = auto_progress_bar(self.progress_bar)
+        enable_compilation_cache()
         if self.method == "nuts":
             result = run_nuts(
                 problem, rng_key=key, num_warmup=self.num_warmup, num_samples=self.num_samples,
@@ -271,7 +279,7 @@ class _BaseBayesianFM(BaseEstimator):
         return out
 
     def predict_idata(self, X: Any) -> xr.DataTree:
-        """The fit's DataTree plus a ``predictions`` group for the rows of ``X``.
+        """Return the fit's DataTree plus a ``predictions`` group for the rows of ``X``.
 
         ``predictions["mu"]`` holds the draws of :meth:`predict_draws` with dims
         ``(chain, draw, pred_obs)``; ``idata_`` itself is left unchanged.

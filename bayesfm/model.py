@@ -75,7 +75,7 @@ def fm_pairwise(v: jax.Array, indices: jax.Array, values: jax.Array) -> jax.Arra
 def fm_predict(
     w0: jax.Array, w: jax.Array, v: jax.Array, indices: jax.Array, values: jax.Array
 ) -> jax.Array:
-    """The FM score ``yhat_n`` (the latent mean, before any link) for padded rows.
+    """Compute the FM score ``yhat_n`` (the latent mean, before any link) of padded rows.
 
     Examples
     --------
@@ -94,12 +94,9 @@ def probit_logits(eta: jax.Array) -> jax.Array:
     return log_ndtr(eta) - log_ndtr(-eta)
 
 
-def _observation_dist(
-    eta: jax.Array, likelihood: str, tau: jax.Array | None, weight: jax.Array | None
-) -> dist.Distribution:
+def _observation_dist(eta: jax.Array, likelihood: str, tau: jax.Array | None) -> dist.Distribution:
     if likelihood == "gaussian":
-        precision = tau if weight is None else tau * weight
-        return dist.Normal(eta, jax.lax.rsqrt(precision))
+        return dist.Normal(eta, jax.lax.rsqrt(tau))
     logits = probit_logits(eta) if likelihood == "probit" else eta
     return dist.Bernoulli(logits=logits)
 
@@ -111,11 +108,13 @@ def log_likelihood(
     tau: jax.Array | None = None,
     weight: jax.Array | None = None,
 ) -> jax.Array:
-    """Pointwise log likelihood of ``y`` given scores ``eta`` (weights as in the model)."""
-    lp = _observation_dist(eta, likelihood, tau, weight).log_prob(y)
-    if likelihood != "gaussian" and weight is not None:
-        lp = lp * weight
-    return lp
+    """Pointwise log likelihood of ``y`` given scores ``eta``, times the row weights.
+
+    Weights are frequency weights: a row of weight 2 counts as that row twice, so the
+    Gaussian conditional of ``tau`` is ``Gamma(a0 + sum s/2, b0 + sum s e^2/2)``.
+    """
+    lp = _observation_dist(eta, likelihood, tau).log_prob(y)
+    return lp if weight is None else lp * weight
 
 
 def fm_model(
@@ -145,7 +144,8 @@ def fm_model(
         Number of groups ``G`` and factor rank ``k``.
     likelihood : {"gaussian", "probit", "logit"}
     sample_weight : array of shape (N,), optional
-        Per-row weights; they multiply the row's precision (Gaussian) or its log likelihood.
+        Non-negative frequency weights: each row's log likelihood is multiplied by its
+        weight (a weight of 2 is the row twice; 0 drops it).
     priors : FMPriors
     parameterization : {"centered", "noncentered"}
         Non-centred draws ``w`` and ``v`` as ``mu + z / sqrt(lambda)``; the sites keep their
@@ -222,15 +222,16 @@ def _fm_body(
         idx = indices[rows] if subsample_size is not None else indices
         val = values[rows] if subsample_size is not None else values
         eta = fm_predict(w0, w, v, jnp.asarray(idx), jnp.asarray(val))
-        weight = None
-        if sample_weight is not None:
-            weight = sample_weight[rows] if subsample_size is not None else sample_weight
         obs = None
         if y is not None:
             obs = y[rows] if subsample_size is not None else y
-        d = _observation_dist(eta, likelihood, tau, weight)
-        if likelihood != "gaussian" and weight is not None:
-            with numpyro.handlers.scale(scale=weight):
-                numpyro.sample("y", d, obs=obs)
-        else:
+        d = _observation_dist(eta, likelihood, tau)
+        if sample_weight is None:
             numpyro.sample("y", d, obs=obs)
+        else:
+            weight = sample_weight[rows] if subsample_size is not None else sample_weight
+            # Frequency weights; rows of weight 0 are masked out (scale must be positive).
+            with numpyro.handlers.mask(mask=weight > 0), numpyro.handlers.scale(
+                scale=jnp.where(weight > 0, weight, 1.0)
+            ):
+                numpyro.sample("y", d, obs=obs)

@@ -64,6 +64,9 @@ def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape((-1, *a.shape[2:]))
 
 
+_log_lik_jit = jax.jit(pointwise_log_likelihood, static_argnums=2)
+
+
 def _pointwise_log_lik(
     draws: FMDraws, problem: FitProblem, keep: bool
 ) -> tuple[np.ndarray | None, np.ndarray]:
@@ -79,7 +82,7 @@ def _pointwise_log_lik(
         weight = None
         if problem.sample_weight is not None:
             weight = jnp.asarray(problem.sample_weight[sl], dtype=eta.dtype)
-        ll = np.asarray(pointwise_log_likelihood(eta, y, problem.likelihood, tau, weight))
+        ll = np.asarray(_log_lik_jit(eta, y, problem.likelihood, tau, weight))
         total += ll.sum(axis=1)
         if full is not None:
             full[:, sl] = ll

@@ -76,12 +76,13 @@ def test_probit_logits_are_stable_in_the_tails():
     assert np.all(np.isfinite(ll)) and np.all(ll <= 0)
 
 
-def test_weighted_gaussian_scales_precision():
+def test_weights_are_frequency_weights():
+    # A row of weight 3 contributes what three copies of it would.
     eta = np.zeros(2, np.float32)
     y = np.ones(2, np.float32)
     ll = np.asarray(log_likelihood(eta, y, "gaussian", tau=2.0, weight=np.array([1.0, 3.0])))
-    want = [0.5 * np.log(2 * s / (2 * np.pi)) - 2 * s / 2 for s in (1.0, 3.0)]
-    np.testing.assert_allclose(ll, want, rtol=1e-5)
+    one = 0.5 * np.log(2 / (2 * np.pi)) - 2 / 2
+    np.testing.assert_allclose(ll, [one, 3 * one], rtol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [{"likelihood": "poisson"}, {"parameterization": "wild"}])

@@ -1,6 +1,12 @@
 """Inference engines. Each takes a :class:`FitProblem` and returns an :class:`EngineResult`."""
 
-from bayesfm.engines._common import MODEL_SITES, EngineResult, FitProblem, auto_progress_bar
+from bayesfm.engines._common import (
+    MODEL_SITES,
+    EngineResult,
+    FitProblem,
+    auto_progress_bar,
+    enable_compilation_cache,
+)
 from bayesfm.engines.nuts import run_nuts
 from bayesfm.engines.svi import GUIDES, run_svi
 
@@ -14,6 +20,7 @@ __all__ = [
     "EngineResult",
     "FitProblem",
     "auto_progress_bar",
+    "enable_compilation_cache",
     "run_nuts",
     "run_svi",
 ]

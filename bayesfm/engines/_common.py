@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import NamedTuple
 
+import jax
 import numpy as np
 
 from bayesfm.data.design import Design
 from bayesfm.model import FMPriors
 
-__all__ = ["FitProblem", "EngineResult", "MODEL_SITES", "auto_progress_bar"]
+__all__ = [
+    "FitProblem", "EngineResult", "MODEL_SITES", "auto_progress_bar", "enable_compilation_cache"
+]
 
 #: Sites every engine returns, in the model's own names.
 MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau")
@@ -79,3 +84,24 @@ def auto_progress_bar(progress_bar: bool | None) -> bool:
     if "ipykernel" in sys.modules:
         return True
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def enable_compilation_cache() -> None:
+    """Turn on JAX's persistent compilation cache unless the user configured one.
+
+    Compilation is part of the user's wait: with the cache, a second fit of the same shapes
+    (a re-run of a notebook cell, a new seed) skips it. The folder is
+    ``$BAYESFM_CACHE_DIR`` or ``~/.cache/bayesfm/jax``; ``BAYESFM_JAX_CACHE=0`` disables it.
+    """
+    if os.environ.get("BAYESFM_JAX_CACHE", "1") == "0":
+        return
+    if jax.config.jax_compilation_cache_dir:
+        return
+    root = os.environ.get("BAYESFM_CACHE_DIR") or str(Path.home() / ".cache" / "bayesfm")
+    path = Path(root) / "jax"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)

@@ -96,7 +96,8 @@ def run_svi(
     )
     kwargs = dict(problem.model_kwargs(), subsample_size=subsample)
     key_init, key_draw = jax.random.split(rng_key)
-    state = svi.init(key_init, *args, **kwargs)
+    # Jitted so that initialisation is one compiled program, not hundreds of eager ops.
+    state = jax.jit(partial(svi.init, **kwargs))(key_init, *args)
 
     @partial(jax.jit, static_argnums=1)
     def run_chunk(state: Any, length: int) -> tuple[Any, jax.Array]:
@@ -133,11 +134,11 @@ def run_svi(
             if stale >= patience:
                 break
     bar.close()
-    params = svi.get_params(state)
+    params = jax.jit(svi.get_params)(state)
     sites = [s for s in MODEL_SITES if s != "tau" or problem.likelihood == "gaussian"]
     pred = Predictive(fm_model, guide=g, params=params, num_samples=num_samples,
                       return_sites=sites)
-    draws = pred(key_draw, args[0], args[1], args[2], None, **problem.model_kwargs())
+    draws = jax.jit(partial(pred, **problem.model_kwargs()))(key_draw, *args[:3])
     samples = {k: np.asarray(v)[None] for k, v in draws.items()}
     elbo = np.concatenate(losses)
     return EngineResult(samples, {}, "svi", {"elbo": elbo, "num_steps": np.asarray(done)})
