@@ -13,5 +13,6 @@ Examples
 from bayesfm._version import __version__
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor
+from bayesfm.persistence import load
 
-__all__ = ["BayesianFMClassifier", "BayesianFMRegressor", "__version__", "simulate_fm"]
+__all__ = ["BayesianFMClassifier", "BayesianFMRegressor", "__version__", "load", "simulate_fm"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any, Self
 
 import jax
@@ -16,6 +17,7 @@ from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -124,7 +126,7 @@ class _BaseBayesianFM(BaseEstimator):
 
     def _design(self, X: Any, *, reset: bool, groups: Any = None) -> Design:
         """Validate ``X`` and turn it into a Design laid out like the training data."""
-        if isinstance(X, pd.DataFrame):
+        if isinstance(X, pd.DataFrame) and not _all_numeric(X):
             return self._design_from_frame(X, reset=reset)
         if reset:
             self.encoder_ = None
@@ -182,8 +184,9 @@ class _BaseBayesianFM(BaseEstimator):
         Parameters
         ----------
         X : sparse matrix, array-like or DataFrame of shape (n_rows, n_features)
-            A DataFrame is one-hot / multi-hot encoded column by column (each column one
-            group); other inputs are used as they are.
+            A DataFrame with categorical, string, boolean or list columns is encoded column
+            by column (one group per column: one-hot, scaled numeric value, multi-hot; see
+            :class:`bayesfm.data.FMEncoder`); an all-numeric DataFrame is used like an array.
         y : array-like of shape (n_rows,)
         groups : array-like of shape (n_features,), optional
             Group (field) of every column of an array or sparse ``X``; default one group.
@@ -305,6 +308,21 @@ class _BaseBayesianFM(BaseEstimator):
         check_is_fitted(self, "idata_")
         return convergence_summary(self.idata_, ci_prob=ci_prob)
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted model to one file at ``path`` as JSON plus netCDF, never pickle.
+
+        The write is atomic; read it back with :func:`bayesfm.load`. See
+        :func:`bayesfm.persistence.save_model`.
+
+        Examples
+        --------
+        >>> fm.save("fm.bayesfm")  # doctest: +SKIP
+        >>> bayesfm.load("fm.bayesfm").predict(X)  # doctest: +SKIP
+        """
+        from bayesfm.persistence import save_model
+
+        save_model(self, path)
+
 
 class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
     """Bayesian factorization machine regression (Gaussian likelihood).
@@ -362,10 +380,7 @@ class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
     _likelihood = "gaussian"
 
     def _check_y(self, y: Any, n_rows: int) -> np.ndarray:
-        y_arr = _as_1d(y, n_rows)
-        if y_arr.dtype.kind not in "biuf":
-            raise TypeError(f"y must be numeric, got dtype {y_arr.dtype}")
-        y_arr = y_arr.astype(np.float64)
+        y_arr = _numeric(_as_1d(y, n_rows))
         check_finite(y_arr, "y")
         return y_arr
 
@@ -453,25 +468,20 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
         return tags
 
     def _check_y(self, y: Any, n_rows: int) -> np.ndarray:
-        y_arr = _as_1d(y, n_rows)
-        if y_arr.dtype.kind == "b":
-            y_arr = y_arr.astype(np.float64)
-        if y_arr.dtype.kind not in "iuf":
-            raise ValueError(
-                f"labels must be 0 or 1, got values of dtype {y_arr.dtype} "
-                f"(e.g. {y_arr[0]!r})"
-            )
-        y_arr = y_arr.astype(np.float64)
+        y_arr = _numeric(_as_1d(y, n_rows))
         check_finite(y_arr, "y")
         bad = ~np.isin(y_arr, (0.0, 1.0))
         if bad.any():
+            prefix = ""
+            if np.unique(y_arr).size > 2:
+                prefix = "Only binary classification is supported. "
             raise ValueError(
-                f"labels must be 0 or 1; found {np.unique(y_arr[bad])[:5].tolist()} "
+                f"{prefix}labels must be 0 or 1; found {np.unique(y_arr[bad])[:5].tolist()} "
                 f"(first at row {int(np.argmax(bad))})"
             )
         if np.unique(y_arr).size < 2:
             raise ValueError(
-                f"y has a single class ({int(y_arr[0])}); a classifier needs both 0 and 1"
+                f"y contains one class only ({int(y_arr[0])}); a classifier needs both 0 and 1"
             )
         self.classes_ = np.array([0, 1])
         return y_arr
@@ -488,19 +498,39 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
 
 def _as_1d(y: Any, n_rows: int) -> np.ndarray:
     if y is None:
-        raise ValueError("y is required")
+        raise ValueError("this estimator requires y to be passed, but the target y is None")
     if isinstance(y, pd.DataFrame | pd.Series):
         y = y.to_numpy()
     if sp.issparse(y):
         raise TypeError("y must be a dense 1-D array, got a sparse matrix")
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-        y_arr = y_arr[:, 0]
+        y_arr = column_or_1d(y_arr, warn=True)
     if y_arr.ndim != 1:
         raise ValueError(f"y must be 1-dimensional, got shape {y_arr.shape}")
     if y_arr.shape[0] != n_rows:
         raise ValueError(f"y has {y_arr.shape[0]} values, but X has {n_rows} rows")
     return y_arr
+
+
+def _all_numeric(df: pd.DataFrame) -> bool:
+    """All columns numeric (not bool): such a frame is used like an array, unencoded."""
+    return all(
+        pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in df.dtypes
+    )
+
+
+def _numeric(y: np.ndarray) -> np.ndarray:
+    """Convert ``y`` to float64, or raise naming the first value that is not a number."""
+    if y.dtype.kind in "biuf":
+        return y.astype(np.float64)
+    try:
+        return y.astype(np.float64)
+    except (TypeError, ValueError):
+        first = next((v for v in y if not isinstance(v, numbers.Real)), y[0])
+        raise ValueError(
+            f"Unknown label type: y must be numeric, got dtype {y.dtype} with value {first!r}"
+        ) from None
 
 
 def fitted_datatree(model: _BaseBayesianFM) -> xr.DataTree:

@@ -60,7 +60,7 @@ def test_labels_outside_0_1(data):
 
 def test_single_class(data):
     X, _, _ = data
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="one class only"):
         BayesianFMClassifier(**FAST).fit(X, np.ones(60))
 
 
