@@ -64,7 +64,9 @@ def plot_trace(
             sub = flat.isel(component=c_i)
             for chain in sub["chain"].values:
                 vals = np.asarray(sub.sel(chain=chain).values)
-                axes[row, 0].plot(vals, lw=0.6, alpha=0.8, color=f"C{c_i}")
+                # Scalars: one colour per chain; vectors: one colour per component.
+                color = f"C{c_i}" if len(comps) > 1 else f"C{int(chain)}"
+                axes[row, 0].plot(vals, lw=0.6, alpha=0.8, color=color)
             axes[row, 1].hist(np.asarray(sub.values).ravel(), bins=30, histtype="step",
                               color=f"C{c_i}", density=True)
         label = name if not extra else f"{name} ({len(comps)} of {flat.sizes['component']})"
@@ -89,9 +91,10 @@ def plot_calibration(
     """Reliability diagram of a classifier with posterior credible bands.
 
     Rows are binned by their posterior mean click probability; each bin shows the observed
-    click rate (points) and the posterior ``prob`` band of the bin's expected rate (the mean
-    of the predicted probabilities, draw by draw). A calibrated model keeps the points inside
-    the bands around the diagonal.
+    click rate (points) and the posterior predictive ``prob`` band of that rate: for every
+    posterior draw, clicks are simulated for the bin's rows and averaged, so the band holds
+    both the parameter uncertainty and the binomial noise of a finite bin. A calibrated model
+    keeps about ``prob`` of the points inside the band, which follows the diagonal.
 
     Parameters
     ----------
@@ -106,12 +109,24 @@ def plot_calibration(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesfm.plots import plot_calibration
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.95, size=(200, 500))
+    >>> y = (rng.uniform(size=500) < p.mean(axis=0)).astype(int)
+    >>> fig = plot_calibration(y, p, n_bins=5)
+    >>> fig.axes[0].get_xlabel()
+    'predicted click probability (posterior mean)'
     """
     y = np.asarray(y, dtype=float)
     draws = np.asarray(prob_draws, dtype=float)
     if draws.ndim != 2 or draws.shape[1] != y.shape[0]:
         raise ValueError(f"prob_draws must have shape (S, {y.shape[0]}), got {draws.shape}")
     mean = draws.mean(axis=0)
+    rng = np.random.default_rng(0)
     edges = np.quantile(mean, np.linspace(0, 1, n_bins + 1))
     which = np.clip(np.searchsorted(edges, mean, side="right") - 1, 0, n_bins - 1)
     centers, observed, lo, hi = [], [], [], []
@@ -119,7 +134,7 @@ def plot_calibration(
         m = which == b
         if not m.any():
             continue
-        expected = draws[:, m].mean(axis=1)
+        expected = (rng.uniform(size=draws[:, m].shape) < draws[:, m]).mean(axis=1)
         centers.append(mean[m].mean())
         observed.append(y[m].mean())
         lo.append(np.quantile(expected, (1 - prob) / 2))
