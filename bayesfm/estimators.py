@@ -27,6 +27,7 @@ from bayesfm.engines import (
     FitProblem,
     auto_progress_bar,
     enable_compilation_cache,
+    fit_gibbs,
     run_nuts,
     run_svi,
 )
@@ -52,7 +53,7 @@ class _BaseBayesianFM(BaseEstimator):
     def __init__(
         self,
         rank: int = 8,
-        method: str = "nuts",
+        method: str = "gibbs",
         *,
         num_warmup: int = 500,
         num_samples: int = 500,
@@ -208,7 +209,12 @@ class _BaseBayesianFM(BaseEstimator):
         key = jax.random.key(int(rs.randint(np.iinfo(np.int32).max)))
         progress = auto_progress_bar(self.progress_bar)
         enable_compilation_cache()
-        if self.method == "nuts":
+        if self.method == "gibbs":
+            result = fit_gibbs(
+                problem, rng_key=key, num_warmup=self.num_warmup, num_samples=self.num_samples,
+                num_chains=self.num_chains, thinning=self.thinning, progress_bar=progress,
+            )
+        elif self.method == "nuts":
             result = run_nuts(
                 problem, rng_key=key, num_warmup=self.num_warmup, num_samples=self.num_samples,
                 num_chains=self.num_chains, thinning=self.thinning,
@@ -225,7 +231,7 @@ class _BaseBayesianFM(BaseEstimator):
             attrs={"method": self.method, "estimator": type(self).__name__},
         )
         self.design_template_ = design.take(np.arange(0))
-        if self.method == "nuts":
+        if self.method in ("gibbs", "nuts"):
             self.convergence_problems_ = check_convergence(self.idata_)
         else:
             self.convergence_problems_ = []
@@ -331,8 +337,9 @@ class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
     ----------
     rank : int, default 8
         Number of latent factors ``k`` per feature.
-    method : {"nuts", "svi"}, default "nuts"
-        Inference engine.
+    method : {"gibbs", "nuts", "svi"}, default "gibbs"
+        Inference engine: exact blocked Gibbs (fast, the default), NUTS (small problems,
+        any likelihood) or SVI (approximate, minibatches).
     num_warmup, num_samples, num_chains, thinning : int
         MCMC settings (``num_samples`` is also the number of draws taken from an SVI guide).
     random_state : int, RandomState or None
@@ -408,7 +415,8 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
     Parameters
     ----------
     rank : int, default 8
-    method : {"nuts", "svi"}, default "nuts"
+    method : {"gibbs", "nuts", "svi"}, default "gibbs"
+        ``"gibbs"`` needs ``link="probit"``.
     link : {"probit", "logit"}, default "probit"
         ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
     **kwargs
@@ -430,7 +438,7 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
     def __init__(
         self,
         rank: int = 8,
-        method: str = "nuts",
+        method: str = "gibbs",
         *,
         link: str = "probit",
         num_warmup: int = 500,

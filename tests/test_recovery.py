@@ -10,6 +10,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from bayesfm import BayesianFMClassifier, BayesianFMRegressor, simulate_fm
 
+# The shared fits must stay on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("recovery")
+
 N_ROWS, N_TRAIN, RANK = 2000, 1500, 4
 MCMC = dict(method="nuts", rank=RANK, num_warmup=300, num_samples=300, num_chains=2,
             progress_bar=False)

@@ -72,7 +72,7 @@ def test_feature_count_mismatch_at_predict(data, fitted):
 
 def test_unknown_method(data):
     X, y, _ = data
-    with pytest.raises(ValueError, match=r"unknown method 'gibs'; valid methods: nuts, svi"):
+    with pytest.raises(ValueError, match=r"unknown method 'gibs'; valid methods: gibbs, nuts, svi"):
         BayesianFMRegressor(method="gibs").fit(X, y)
 
 

@@ -7,11 +7,12 @@ from bayesfm.engines._common import (
     auto_progress_bar,
     enable_compilation_cache,
 )
+from bayesfm.engines.gibbs_fit import fit_gibbs
 from bayesfm.engines.nuts import run_nuts
 from bayesfm.engines.svi import GUIDES, run_svi
 
 #: Engines accepted by the estimators' ``method`` argument.
-METHODS = ("nuts", "svi")
+METHODS = ("gibbs", "nuts", "svi")
 
 __all__ = [
     "GUIDES",
@@ -21,6 +22,7 @@ __all__ = [
     "FitProblem",
     "auto_progress_bar",
     "enable_compilation_cache",
+    "fit_gibbs",
     "run_nuts",
     "run_svi",
 ]
