@@ -12,6 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 from jax.scipy.special import ndtr
 
 from bayesfm.model import fm_predict
@@ -97,22 +98,6 @@ def eta_chunks(
         yield slice(start, stop), eta[:, : stop - start]
 
 
-@partial(jax.jit, static_argnames=("transform", "predictive"))
-def _summaries(
-    eta: jax.Array,
-    tau: jax.Array | None,
-    key: jax.Array,
-    q: jax.Array,
-    transform: Callable[[jax.Array], jax.Array],
-    predictive: bool,
-) -> tuple[jax.Array, ...]:
-    mu = transform(eta)
-    if predictive and tau is not None:
-        mu = mu + jax.random.normal(key, mu.shape, mu.dtype) * jax.lax.rsqrt(tau)[:, None]
-    lo, hi = jnp.quantile(mu, q, axis=0)
-    return jnp.mean(mu, axis=0), jnp.std(mu, axis=0), lo, hi
-
-
 def summarize_predictions(
     draws: FMDraws,
     indices: np.ndarray,
@@ -152,18 +137,33 @@ def summarize_predictions(
         raise ValueError(f"unknown kind {kind!r}; valid: mean, predictive")
     if not 0.0 < prob < 1.0:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
-    predictive = kind == "predictive" and likelihood == "gaussian"
-    if predictive and rng_key is None:
-        rng_key = jax.random.key(0)
-    key = rng_key if rng_key is not None else jax.random.key(0)
+    predictive = kind == "predictive" and likelihood == "gaussian" and draws.tau is not None
+    seed = 0 if rng_key is None else int(jax.random.randint(rng_key, (), 0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    noise_sd = None if not predictive else 1.0 / np.sqrt(np.asarray(draws.tau, np.float64))
     n = indices.shape[0]
     n_draws = int(draws.w0.shape[0])
     rows = chunk_size(n_draws, indices.shape[1], int(draws.v.shape[-1]), budget_bytes)
     out = [np.empty(n, dtype=np.float64) for _ in range(4)]
-    q = jnp.asarray([(1 - prob) / 2, (1 + prob) / 2], dtype=draws.w.dtype)
-    transform = inverse_link(likelihood)
-    for i, (sl, eta) in enumerate(eta_chunks(draws, indices, values, rows)):
-        stats = _summaries(eta, draws.tau, jax.random.fold_in(key, i), q, transform, predictive)
-        for o, s in zip(out, stats, strict=True):
-            o[sl] = np.asarray(s)
+    transform = _numpy_inverse_link(likelihood)
+    q = [(1 - prob) / 2, (1 + prob) / 2]
+    # Reductions over draws run in float64 NumPy, column by column, so a row's summary does
+    # not depend on which other rows share its chunk.
+    for sl, eta in eta_chunks(draws, indices, values, rows):
+        mu = transform(np.asarray(eta, dtype=np.float64))
+        if noise_sd is not None:
+            mu = mu + rng.standard_normal(mu.shape) * noise_sd[:, None]
+        lo, hi = np.quantile(mu, q, axis=0)
+        for o, stat in zip(out, (mu.mean(axis=0), mu.std(axis=0), lo, hi), strict=True):
+            o[sl] = stat
     return PredictiveSummary(*out)
+
+
+def _numpy_inverse_link(likelihood: str) -> Callable[[np.ndarray], np.ndarray]:
+    if likelihood == "gaussian":
+        return lambda eta: eta
+    if likelihood == "probit":
+        return scipy.special.ndtr
+    if likelihood == "logit":
+        return scipy.special.expit
+    raise ValueError(f"unknown likelihood {likelihood!r}")

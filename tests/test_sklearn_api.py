@@ -4,10 +4,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from bayesfm import BayesianFMClassifier, BayesianFMRegressor
 
-# SVI with few steps keeps each of the ~40 checks to a second or two; the checks test the
-# API contract (validation, fitted attributes, shapes, determinism), not the posterior.
-_FAST = dict(method="svi", rank=2, svi_steps=300, num_samples=30, random_state=0,
-             progress_bar=False, learning_rate=0.05)
+# Short runs keep each of the ~60 checks per estimator to a second or two: the checks test
+# the API contract (validation, fitted attributes, shapes, determinism), not the posterior.
+# The default engine (Gibbs) is checked; tests/test_validation.py covers the other engines.
+_GIBBS = dict(rank=2, num_warmup=20, num_samples=20, num_chains=1, random_state=0,
+              progress_bar=False)
 
 
 _LABELS_0_1 = (
@@ -39,11 +40,15 @@ def _expected_failed_checks(estimator):
             "check_fit2d_1feature",
         ):
             failures[check] = _LABELS_0_1
+        failures["check_sample_weights_list"] = (
+            "the probit Gibbs sampler refuses sample_weight with a clear error (no exact "
+            "augmentation for weighted rows); NUTS and SVI take weights"
+        )
     return failures
 
 
 @parametrize_with_checks(
-    [BayesianFMRegressor(**_FAST), BayesianFMClassifier(**_FAST)],
+    [BayesianFMRegressor(**_GIBBS), BayesianFMClassifier(**_GIBBS)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):

@@ -128,3 +128,20 @@ def test_interval_prob_out_of_range(data, fitted):
     X, _, _ = data
     with pytest.raises(ValueError, match=r"prob must be in \(0, 1\)"):
         fitted.predict_interval(X, prob=1.5)
+
+
+def test_probit_gibbs_refuses_weights_and_svi_takes_them(data):
+    X, _, labels = data
+    w = np.linspace(0.5, 2.0, 60)
+    with pytest.raises(ValueError, match="sample_weight with link='probit'.*method='gibbs'"):
+        BayesianFMClassifier(rank=2, num_warmup=5, num_samples=5, num_chains=1,
+                             progress_bar=False).fit(X, labels, sample_weight=w)
+    clf = BayesianFMClassifier(**FAST).fit(X, labels, sample_weight=w)
+    assert clf.predict_proba(X).shape == (60, 2)
+
+
+def test_logit_gibbs_is_refused(data):
+    X, _, labels = data
+    with pytest.raises(ValueError, match="method='gibbs' needs a conjugate likelihood"):
+        BayesianFMClassifier(link="logit", num_warmup=5, num_samples=5,
+                             progress_bar=False).fit(X, labels)

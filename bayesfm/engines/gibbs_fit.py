@@ -39,6 +39,11 @@ def fit_gibbs(
             f"method='gibbs' needs a conjugate likelihood (regression or link='probit'), "
             f"got {problem.likelihood!r}; use method='nuts' or 'svi' for link='logit'"
         )
+    if problem.likelihood == "probit" and problem.sample_weight is not None:
+        raise ValueError(
+            "sample_weight with link='probit' is not supported by method='gibbs' (weighted "
+            "rows have no exact probit augmentation); use method='nuts' or 'svi'"
+        )
     d = problem.design
     samples = run_gibbs(
         d.indices, d.values, d.group_of_feature, problem.y,
