@@ -16,10 +16,10 @@ __all__ = ["main", "run_demo"]
 def run_demo(
     out: Path,
     *,
-    method: str = "nuts",
+    method: str = "gibbs",
     n_rows: int = 2000,
-    num_warmup: int = 300,
-    num_samples: int = 300,
+    num_warmup: int = 500,
+    num_samples: int = 500,
     num_chains: int = 2,
     seed: int = 0,
     progress_bar: bool | None = None,
@@ -114,12 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         "posterior (netCDF) and plots to --out.",
     )
     demo.add_argument("--out", default="bayesfm-demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--method", default="nuts", choices=["nuts", "svi"],
+    demo.add_argument("--method", default="gibbs", choices=["gibbs", "nuts", "svi"],
                       help="inference engine (default: %(default)s)")
     demo.add_argument("--rows", type=int, default=2000,
                       help="simulated rows (default: %(default)s)")
-    demo.add_argument("--warmup", type=int, default=300, help="warm-up draws per chain")
-    demo.add_argument("--samples", type=int, default=300, help="kept draws per chain")
+    demo.add_argument("--warmup", type=int, default=500, help="warm-up draws per chain")
+    demo.add_argument("--samples", type=int, default=500, help="kept draws per chain")
     demo.add_argument("--chains", type=int, default=2, help="number of chains")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.set_defaults(func=_demo)
