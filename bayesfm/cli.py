@@ -18,8 +18,8 @@ def run_demo(
     *,
     method: str = "gibbs",
     n_rows: int = 2000,
-    num_warmup: int = 500,
-    num_samples: int = 500,
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
     num_chains: int = 2,
     seed: int = 0,
     progress_bar: bool | None = None,
@@ -118,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="inference engine (default: %(default)s)")
     demo.add_argument("--rows", type=int, default=2000,
                       help="simulated rows (default: %(default)s)")
-    demo.add_argument("--warmup", type=int, default=500, help="warm-up draws per chain")
-    demo.add_argument("--samples", type=int, default=500, help="kept draws per chain")
+    demo.add_argument("--warmup", type=int, default=1000, help="warm-up draws per chain")
+    demo.add_argument("--samples", type=int, default=1000, help="kept draws per chain")
     demo.add_argument("--chains", type=int, default=2, help="number of chains")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.set_defaults(func=_demo)
