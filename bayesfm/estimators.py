@@ -238,7 +238,7 @@ class _BaseBayesianFM(BaseEstimator):
         return self
 
     # -- prediction ------------------------------------------------------------------------
-    def _summaries(self, X: Any, prob: float, kind: str) -> Any:
+    def _summaries(self, X: Any, prob: float | None, kind: str) -> Any:
         check_is_fitted(self, "idata_")
         design = self._design(X, reset=False)
         draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
@@ -405,7 +405,7 @@ class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
         std : ndarray of shape (n_rows,)
             Only with ``return_std=True``.
         """
-        s = self._summaries(X, 0.9, "mean")
+        s = self._summaries(X, None, "mean")
         return (s.mean, s.sd) if return_std else s.mean
 
 
@@ -496,7 +496,7 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior mean of the class probabilities, shape ``(n_rows, 2)``."""
-        p1 = self._summaries(X, 0.9, "mean").mean
+        p1 = self._summaries(X, None, "mean").mean
         return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X: Any) -> np.ndarray:

@@ -147,9 +147,13 @@ def to_datatree(
     keep = log_likelihood is True or (
         log_likelihood == "auto" and d.n_rows * n_total * 4 <= log_likelihood_budget
     )
-    ll, ll_total = _pointwise_log_lik(draws, problem, keep)
     stats = dict(result.sample_stats)
-    stats["log_likelihood"] = ll_total.reshape(n_chains, n_draws)
+    ll = None
+    # Engines that track the total log likelihood (Gibbs, from its cached residuals) spare
+    # the O(k * nnz) pass over every draw unless the pointwise values are to be kept.
+    if keep or "log_likelihood" not in stats:
+        ll, ll_total = _pointwise_log_lik(draws, problem, keep)
+        stats.setdefault("log_likelihood", ll_total.reshape(n_chains, n_draws))
 
     constant: dict[str, np.ndarray] = {
         "group_of_feature": d.group_of_feature,

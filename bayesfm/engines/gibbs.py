@@ -274,6 +274,8 @@ def init(
     )  # fmt: skip
     yhat, q = jnp.zeros(n_rows, dtype), jnp.zeros((rank, n_rows), dtype)
     if params is not None:
+        # The kernel's draws also carry the derived total log likelihood: not a site.
+        params = {k: a for k, a in params.items() if k != "log_likelihood"}
         unknown = set(params) - set(start)
         if unknown:
             raise ValueError(f"unknown sites in params: {sorted(unknown)}; valid: {list(start)}")

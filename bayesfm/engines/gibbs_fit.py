@@ -52,4 +52,6 @@ def fit_gibbs(
         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
         thinning=thinning, rng_key=rng_key, progress_bar=progress_bar,
     )
-    return EngineResult(dict(samples), {}, "gibbs", {})
+    samples = dict(samples)
+    stats = {"log_likelihood": samples.pop("log_likelihood")}
+    return EngineResult(samples, stats, "gibbs", {})
