@@ -213,7 +213,7 @@ def _identifiable_dataset(dt: xr.DataTree) -> xr.Dataset:
     post = dt["posterior"].to_dataset()
     names = [n for n in IDENTIFIABLE if n in post.data_vars]
     ds = post[names]
-    stats = dt["sample_stats"].to_dataset()
+    stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else xr.Dataset()
     if "log_likelihood" in stats.data_vars:
         ds = ds.assign(log_likelihood=stats["log_likelihood"])
     return ds
@@ -260,6 +260,12 @@ def check_convergence(
         One line per problem; empty when the fit looks converged.
     """
     ds = _identifiable_dataset(dt)
+    if ds.sizes["chain"] == 1 and ds.sizes["draw"] >= 4:
+        # One chain: R-hat compares its two halves (split-R-hat), as it would for several.
+        half = ds.sizes["draw"] // 2
+        first = ds.isel(draw=slice(0, half))
+        second = ds.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
+        ds = xr.concat([first, second.assign_coords(chain=[1])], dim="chain")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rhat = az.rhat(ds)
