@@ -19,14 +19,6 @@ from bayesfm.engines.gibbs_kernel import FMGibbs, run_gibbs
 from bayesfm.model import FMPriors, fm_model, fm_predict
 
 
-@pytest.fixture
-def x64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
 def onehot_rows(n_rows: int, sizes: list[int], rng: np.random.Generator) -> sp.csr_matrix:
     """Rows with exactly one feature of every one-hot group."""
     offsets = np.cumsum([0, *sizes])[:-1]
