@@ -187,7 +187,8 @@ def plot_intervals(
                                (~inside[keep], "C3", "interval misses")):
         k = keep[mask]
         ax.errorbar(y[k], mean[k], yerr=[mean[k] - lower[k], upper[k] - mean[k]], fmt="o",
-                    ms=2, lw=0.6, color=color, alpha=0.7, label=f"{label} ({mask.sum()})")
+                    ms=2, lw=0.6, color=color, alpha=0.7,
+                    label=f"{label} ({mask.sum()} of {keep.size} shown)")
     lim = [min(y.min(), lower.min()), max(y.max(), upper.max())]
     ax.plot(lim, lim, ls="--", color="grey", lw=1)
     ax.set_xlabel(xlabel)
