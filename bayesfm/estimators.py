@@ -284,7 +284,7 @@ class _BaseBayesianFM(BaseEstimator):
         rows = chunk_size(int(draws.w0.shape[0]), design.max_nnz, int(draws.v.shape[-1]))
         out = np.empty((int(draws.w0.shape[0]), design.n_rows))
         for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
-            out[:, sl] = np.asarray(link(eta))
+            out[:, sl] = link(np.asarray(eta, dtype=np.float64))
         return out
 
     def predict_idata(self, X: Any) -> xr.DataTree:
@@ -540,8 +540,3 @@ def _numeric(y: np.ndarray) -> np.ndarray:
             f"Unknown label type: y must be numeric, got dtype {y.dtype} with value {first!r}"
         ) from None
 
-
-def fitted_datatree(model: _BaseBayesianFM) -> xr.DataTree:
-    """Return the DataTree of a fitted estimator (raises NotFittedError otherwise)."""
-    check_is_fitted(model, "idata_")
-    return model.idata_

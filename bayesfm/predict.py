@@ -6,14 +6,12 @@ Pure functions over arrays; the estimators call them with draws taken from the D
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.special
-from jax.scipy.special import ndtr
 
 from bayesfm.model import fm_predict
 
@@ -53,14 +51,14 @@ class PredictiveSummary(NamedTuple):
     upper: np.ndarray
 
 
-def inverse_link(likelihood: str) -> Callable[[jax.Array], jax.Array]:
-    """Map from the FM score to the mean of ``y``: identity, ``Phi`` or the logistic."""
+def inverse_link(likelihood: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Map from FM scores to the mean of ``y`` (NumPy): identity, ``Phi`` or the logistic."""
     if likelihood == "gaussian":
         return lambda eta: eta
     if likelihood == "probit":
-        return ndtr
+        return scipy.special.ndtr
     if likelihood == "logit":
-        return jax.nn.sigmoid
+        return scipy.special.expit
     raise ValueError(f"unknown likelihood {likelihood!r}")
 
 
@@ -70,7 +68,7 @@ def chunk_size(n_draws: int, width: int, rank: int, budget_bytes: int = 256 * 2*
     return int(max(1, min(65536, budget_bytes // per_row)))
 
 
-@partial(jax.jit, static_argnames=())
+@jax.jit
 def _eta_block(draws: FMDraws, indices: jax.Array, values: jax.Array) -> jax.Array:
     return jax.vmap(lambda w0, w, v: fm_predict(w0, w, v, indices, values))(
         draws.w0, draws.w, draws.v
@@ -146,7 +144,7 @@ def summarize_predictions(
     n_draws = int(draws.w0.shape[0])
     rows = chunk_size(n_draws, indices.shape[1], int(draws.v.shape[-1]), budget_bytes)
     out = [np.empty(n, dtype=np.float64) for _ in range(4)]
-    transform = _numpy_inverse_link(likelihood)
+    transform = inverse_link(likelihood)
     q = None if prob is None else [(1 - prob) / 2, (1 + prob) / 2]
     # Reductions over draws run in float64 NumPy, column by column, so a row's summary does
     # not depend on which other rows share its chunk.
@@ -160,12 +158,3 @@ def summarize_predictions(
             o[sl] = stat
     return PredictiveSummary(*out)
 
-
-def _numpy_inverse_link(likelihood: str) -> Callable[[np.ndarray], np.ndarray]:
-    if likelihood == "gaussian":
-        return lambda eta: eta
-    if likelihood == "probit":
-        return scipy.special.ndtr
-    if likelihood == "logit":
-        return scipy.special.expit
-    raise ValueError(f"unknown likelihood {likelihood!r}")
