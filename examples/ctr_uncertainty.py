@@ -92,36 +92,57 @@ pd.DataFrame({"clicked": y_test, "p": p, "lower 5%": lo, "upper 95%": hi}).head(
 # %% [markdown]
 # ## Are the probabilities calibrated?
 #
-# Rows are binned by their predicted probability. The points are the observed click rate in
-# each bin; the band is what the posterior expects that rate to be, parameter uncertainty
-# and the binomial noise of a finite bin included. A calibrated model has about 90% of the
-# points inside the 90% band, and the band follows the dashed diagonal.
+# Rows are binned by their predicted probability (ten bins of equal size). The points are
+# the observed click rate in each bin; the band is what the posterior expects that rate to
+# be, parameter uncertainty and the binomial noise of a finite bin included. For a
+# calibrated model about 90% of the points lie inside the 90% band, and the band follows
+# the dashed diagonal.
 
 # %%
 draws = clf.predict_draws(X_test)  # (chains * draws, test rows) click probabilities
 fig = plot_calibration(y_test, draws, n_bins=10, prob=0.9)
 
+# %%
+bins = pd.qcut(p, 10, duplicates="drop")
+pd.DataFrame({"predicted": p, "observed": y_test}).groupby(bins, observed=True).agg(
+    rows=("observed", "size"), mean_predicted=("predicted", "mean"),
+    observed_rate=("observed", "mean")).round(3).reset_index(drop=True)
+
+# %% [markdown]
+# Read the diagram bin by bin: a point below the band means the model predicts clicks
+# too often there, a point above it too rarely. Bins of thousands of rows have narrow
+# bands, so even small miscalibration shows. The posterior mean probability averages
+# $\Phi(\eta)$ over the draws, so rows whose score is uncertain are pulled towards the
+# middle; when the chains have not converged (see the warning after the fit) that
+# uncertainty is partly the sampler's, not the data's, and more warm-up is the first fix.
+
 # %% [markdown]
 # ## Intervals shrink with data
 #
-# Each feature's weight `w[i]` has a posterior standard deviation. Features seen in many
-# training rows are pinned down; rare features stay close to their group's prior. For the
-# `user` field the standard deviation falls roughly like one over the square root of the
-# number of rows, until the prior's own width takes over for the rarest users.
+# Each feature's weight `w[i]` has a posterior standard deviation. One caveat first: every
+# row has exactly one user, so adding a constant to all user weights and subtracting it
+# from the bias `w0` changes no prediction. The level of a whole group is therefore only
+# weakly identified (by the prior), and its uncertainty is shared by every weight of the
+# group. What the data pin down is each weight *relative to its group*: below, every draw
+# of a user weight has that draw's mean user weight subtracted. Users seen in many rows
+# are pinned down, roughly like one over the square root of the number of rows; rare users
+# stay close to the group's prior.
 
 # %%
 counts = np.asarray((X_train != 0).sum(axis=0)).ravel()
-w = clf.idata_["posterior"]["w"]
-w_sd = w.std(("chain", "draw")).values
 user = groups == "user"
+w_user = clf.idata_["posterior"]["w"].values[..., user]  # (chain, draw, user features)
+w_rel = w_user - w_user.mean(axis=-1, keepdims=True)
+w_sd = w_rel.std(axis=(0, 1))
 fig, ax = plt.subplots(figsize=(5, 3.5))
-ax.scatter(counts[user] + 0.5, w_sd[user], s=6, alpha=0.5, label="user features")
+ax.scatter(counts[user] + 0.5, w_sd, s=6, alpha=0.5, label="user features")
 n = np.logspace(0, np.log10(max(counts[user].max(), 10)), 50)
-ax.plot(n, w_sd[user][counts[user] > 0].max() / np.sqrt(n), color="grey", ls="--",
+few = (counts[user] >= 1) & (counts[user] <= 3)
+ax.plot(n, np.median(w_sd[few]) / np.sqrt(n), color="grey", ls="--",
         label=r"$\propto 1/\sqrt{n}$")
 ax.set_xscale("log")
 ax.set_xlabel("training rows with the feature (+0.5)")
-ax.set_ylabel("posterior sd of w[feature]")
+ax.set_ylabel("posterior sd of w[user] - mean user w")
 ax.legend()
 fig.tight_layout()
 
