@@ -34,6 +34,7 @@ from bayesfm.engines import (
 from bayesfm.engines.svi import GUIDES
 from bayesfm.model import FMPriors
 from bayesfm.predict import (
+    PredictiveSummary,
     chunk_size,
     eta_chunks,
     inverse_link,
@@ -273,6 +274,34 @@ class _BaseBayesianFM(BaseEstimator):
         """
         s = self._summaries(X, prob, kind)
         return np.column_stack([s.lower, s.upper])
+
+    def predict_summary(
+        self, X: Any, prob: float | None = 0.9, *, kind: str = "mean"
+    ) -> PredictiveSummary:
+        """Posterior mean, sd and ``prob`` interval of every row's prediction, in one pass.
+
+        The same numbers as :meth:`predict` (or ``predict_proba(X)[:, 1]``), the regressor's
+        ``return_std`` and :meth:`predict_interval`, computed together chunk by chunk.
+
+        Parameters
+        ----------
+        X : sparse matrix, array-like or DataFrame
+        prob : float or None, default 0.9
+            Mass of the equal-tailed interval; ``None`` skips it (NaN bounds).
+        kind : {"mean", "predictive"}
+            As in :meth:`predict_interval`.
+
+        Returns
+        -------
+        PredictiveSummary
+            ``mean``, ``sd``, ``lower``, ``upper``: arrays of shape (n_rows,).
+
+        Examples
+        --------
+        >>> s = fm.predict_summary(X, prob=0.9)  # doctest: +SKIP
+        >>> s.mean, s.sd, s.lower, s.upper  # doctest: +SKIP
+        """
+        return self._summaries(X, prob, kind)
 
     def predict_draws(self, X: Any) -> np.ndarray:
         """Posterior draws of ``E[y | x]`` (the click probability for the classifier).
