@@ -1,4 +1,9 @@
-"""The ``bayesfm`` command line: ``bayesfm demo`` runs the main job end to end."""
+"""The ``bayesfm`` command line.
+
+``bayesfm demo`` runs the main job end to end on simulated data; ``bayesfm fit`` fits libFM /
+svmlight or CSV files and writes predictions with intervals, the posterior, a summary, plots
+and a report. Errors are one line on stderr and a non-zero exit status, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -100,9 +106,146 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0.0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from bayesfm._cli_fit import run_fit
+
+    report = run_fit(args)
+    for key in ("train_rows", "test_rows", "n_features", "fit_seconds", "max_rhat",
+                "min_ess_bulk"):
+        print(f"{key:>14}: {report[key]}")
+    for key, value in report.get("metrics", {}).items():
+        print(f"{key:>14}: {value}")
+    print(f"outputs written to {Path(args.out).resolve()}: {', '.join(report['files'])}")
+    return 0
+
+
+def _add_fit_parser(sub: Any) -> None:
+    fit = sub.add_parser(
+        "fit",
+        help="fit a Bayesian FM to libFM/svmlight or CSV files and predict a test file",
+        description="Fit a Bayesian factorization machine to --train, predict every row of "
+        "--test with its posterior mean, sd and credible interval, and write to --out: "
+        "predictions.csv, posterior.nc (the ArviZ DataTree), summary.csv (R-hat and ESS of "
+        "the identifiable quantities), report.json (test metrics when the test file has "
+        "labels: RMSE, or AUC and log-loss) and diagnostics plots (trace, rank, forest, "
+        "ppc; calibration for binary; intervals and uncertainty for regression; elbo for "
+        "SVI).",
+        epilog="Example: bayesfm fit --train frappe.validation.libfm --test "
+        "frappe.test.libfm --task binary --rank 8 --method gibbs --iter 500 --out frappe-fit",
+    )
+    io = fit.add_argument_group("data")
+    io.add_argument("--train", required=True, metavar="FILE",
+                    help="training file (libFM/svmlight lines 'label idx:val ...', or CSV)")
+    io.add_argument("--test", required=True, metavar="FILE",
+                    help="file of rows to predict, same format as --train; its labels (CSV: "
+                    "its --target column, if present) are used for the report's metrics")
+    io.add_argument("--format", default="auto", choices=["auto", "libfm", "svmlight", "csv"],
+                    help="input format: libfm (0-based feature indices), svmlight (1-based), "
+                    "csv, or auto: csv for names ending in .csv, libfm otherwise "
+                    "(default: %(default)s)")
+    io.add_argument("--target", default="y", metavar="COLUMN",
+                    help="CSV: the column holding the label (default: %(default)s); every "
+                    "other column is a feature and becomes one group (field)")
+    io.add_argument("--numeric", default=None, metavar="COL,COL",
+                    help="CSV: comma-separated columns encoded as one standardised numeric "
+                    "feature; all other feature columns are one-hot (categorical)")
+    io.add_argument("--groups", default=None, metavar="FILE",
+                    help="libFM: text file with the group (field) name of every feature, one "
+                    "line per feature index; default one group for all features")
+    model = fit.add_argument_group("model and inference")
+    model.add_argument("--task", required=True, choices=["regression", "binary"],
+                       help="regression (Gaussian likelihood) or binary labels 0/1 or -1/+1 "
+                       "(click-through rate)")
+    model.add_argument("--rank", type=_positive_int, default=8, metavar="K",
+                       help="number of latent factors per feature (default: %(default)s)")
+    model.add_argument("--method", default="gibbs", choices=["gibbs", "nuts", "svi"],
+                       help="inference engine: exact blocked Gibbs (fast; binary needs the "
+                       "probit link), NUTS (small data), SVI (approximate) "
+                       "(default: %(default)s)")
+    model.add_argument("--iter", type=_positive_int, default=500, metavar="N",
+                       help="posterior draws kept per chain (SVI: draws taken from the "
+                       "fitted guide) (default: %(default)s)")
+    model.add_argument("--warmup", type=_nonnegative_int, default=500, metavar="N",
+                       help="warm-up draws per chain, discarded (default: %(default)s)")
+    model.add_argument("--chains", type=_positive_int, default=2, metavar="N",
+                       help="independent chains, needed for R-hat (default: %(default)s)")
+    model.add_argument("--seed", type=int, default=0,
+                       help="random seed; the same seed gives the same draws and predictions "
+                       "(default: %(default)s)")
+    model.add_argument("--link", default=None, choices=["probit", "logit"],
+                       help="binary: P(y=1) = Phi(eta) or sigmoid(eta) (default: probit)")
+    model.add_argument("--guide", default="normal", choices=["normal", "lowrank", "map"],
+                       help="SVI: variational family (default: %(default)s)")
+    model.add_argument("--svi-steps", type=_positive_int, default=20_000, metavar="N",
+                       help="SVI: most optimisation steps; early stopping usually ends "
+                       "sooner (default: %(default)s)")
+    model.add_argument("--learning-rate", type=_positive_float, default=0.01, metavar="LR",
+                       help="SVI: Adam step size (default: %(default)s)")
+    model.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                       help="SVI: minibatch rows per step (default: every row)")
+    output = fit.add_argument_group("output")
+    output.add_argument("--out", default="bayesfm-fit", metavar="DIR",
+                        help="output folder, created if needed (default: %(default)s)")
+    output.add_argument("--prob", type=_probability, default=0.9,
+                        help="mass of the credible intervals written and plotted "
+                        "(default: %(default)s)")
+    output.add_argument("--no-plots", action="store_true",
+                        help="skip the diagnostics plots")
+    output.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (default: one in a terminal)")
+    fit.set_defaults(func=_fit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``bayesfm`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bayesfm", description="Bayesian factorization machines with honest uncertainty."
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--chains", type=int, default=2, help="number of chains")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.set_defaults(func=_demo)
+    _add_fit_parser(sub)
     return parser
 
 
@@ -132,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"bayesfm: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, FloatingPointError) as err:
+        # One line, whatever the message: a script reading stderr gets one error per run.
+        print(f"bayesfm: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 

@@ -33,7 +33,15 @@ from bayesfm.engines import (
 )
 from bayesfm.engines.svi import GUIDES
 from bayesfm.model import FMPriors
-from bayesfm.predict import chunk_size, eta_chunks, inverse_link, summarize_predictions
+from bayesfm.predict import (
+    PredictiveSummary,
+    chunk_size,
+    eta_chunks,
+    inverse_link,
+    posterior_predictive,
+    subset_draws,
+    summarize_predictions,
+)
 from bayesfm.results import check_convergence, convergence_summary, draws_from_datatree, to_datatree
 
 __all__ = ["BayesianFMRegressor", "BayesianFMClassifier"]
@@ -267,6 +275,34 @@ class _BaseBayesianFM(BaseEstimator):
         s = self._summaries(X, prob, kind)
         return np.column_stack([s.lower, s.upper])
 
+    def predict_summary(
+        self, X: Any, prob: float | None = 0.9, *, kind: str = "mean"
+    ) -> PredictiveSummary:
+        """Posterior mean, sd and ``prob`` interval of every row's prediction, in one pass.
+
+        The same numbers as :meth:`predict` (or ``predict_proba(X)[:, 1]``), the regressor's
+        ``return_std`` and :meth:`predict_interval`, computed together chunk by chunk.
+
+        Parameters
+        ----------
+        X : sparse matrix, array-like or DataFrame
+        prob : float or None, default 0.9
+            Mass of the equal-tailed interval; ``None`` skips it (NaN bounds).
+        kind : {"mean", "predictive"}
+            As in :meth:`predict_interval`.
+
+        Returns
+        -------
+        PredictiveSummary
+            ``mean``, ``sd``, ``lower``, ``upper``: arrays of shape (n_rows,).
+
+        Examples
+        --------
+        >>> s = fm.predict_summary(X, prob=0.9)  # doctest: +SKIP
+        >>> s.mean, s.sd, s.lower, s.upper  # doctest: +SKIP
+        """
+        return self._summaries(X, prob, kind)
+
     def predict_draws(self, X: Any) -> np.ndarray:
         """Posterior draws of ``E[y | x]`` (the click probability for the classifier).
 
@@ -286,6 +322,49 @@ class _BaseBayesianFM(BaseEstimator):
         for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
             out[:, sl] = link(np.asarray(eta, dtype=np.float64))
         return out
+
+    def sample_posterior_predictive(
+        self, X: Any, num_draws: int | None = None, random_state: Any = None
+    ) -> np.ndarray:
+        """Replicated observations for the rows of ``X``: one simulated ``y`` per draw.
+
+        The input of a posterior predictive check (:func:`bayesfm.plots.plot_ppc`): a new
+        ``y`` from the likelihood (Gaussian noise with the draw's ``tau``, or a 0/1 click)
+        for every posterior draw and row.
+
+        Parameters
+        ----------
+        X : sparse matrix, array-like or DataFrame
+        num_draws : int, optional
+            Use this many posterior draws, picked at random without replacement; default
+            all of them.
+        random_state : int, numpy Generator or None
+            Seed of the draw choice and of the simulated noise.
+
+        Returns
+        -------
+        ndarray of shape (num_draws, n_rows)
+            float64 values (regressor) or int64 labels 0/1 (classifier).
+
+        Examples
+        --------
+        >>> y_rep = fm.sample_posterior_predictive(X, num_draws=100)  # doctest: +SKIP
+        >>> bayesfm.plots.plot_ppc(y, y_rep)  # doctest: +SKIP
+        """
+        check_is_fitted(self, "idata_")
+        design = self._design(X, reset=False)
+        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
+        total = int(draws.w0.shape[0])
+        rng = np.random.default_rng(random_state)
+        if num_draws is not None:
+            _check_positive_int(num_draws, "num_draws")
+            if num_draws > total:
+                raise ValueError(f"num_draws={num_draws}, but the fit holds {total} draws")
+            keep = np.sort(rng.choice(total, size=num_draws, replace=False))
+            draws = subset_draws(draws, keep)
+        return posterior_predictive(
+            draws, design.indices, design.values, likelihood=self._likelihood, rng=rng
+        )
 
     def predict_idata(self, X: Any) -> xr.DataTree:
         """Return the fit's DataTree plus a ``predictions`` group for the rows of ``X``.
