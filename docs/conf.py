@@ -8,6 +8,9 @@ The example notebooks are rendered with the outputs stored in ``examples/*.ipynb
 never executed here (``examples/make_notebooks.py`` executes and stores them).
 """
 
+import contextlib
+import io
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +20,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import bayesfm  # noqa: E402
+from bayesfm.cli import build_parser  # noqa: E402
 
 project = "bayesfm"
 author = "the bayesfm developers"
@@ -44,6 +48,16 @@ nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
 suppress_warnings = ["mystnb.unknown_mime_type"]
+
+# -- the command line's own help, as the reference of docs/cli.md ------------------------------
+CLI_HELP = HERE / "_cli"
+CLI_HELP.mkdir(exist_ok=True)
+os.environ["COLUMNS"] = "92"  # argparse wraps the help to the terminal width
+for _cmd in ("fit", "demo"):
+    _buf = io.StringIO()
+    with contextlib.redirect_stdout(_buf), contextlib.suppress(SystemExit):
+        build_parser().parse_args([_cmd, "--help"])
+    (CLI_HELP / f"{_cmd}.txt").write_text(_buf.getvalue(), encoding="utf-8")
 
 # -- API reference -----------------------------------------------------------------------------
 autosummary_generate = True

@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 from bayesfm import BayesianFMRegressor, simulate_fm
+from bayesfm.plots import plot_elbo
 
 FAST = os.environ.get("BAYESFM_FAST") == "1"
 plt.rcParams.update({"figure.dpi": 60})
 
-n_rows = 400 if FAST else 2500
+n_rows = 400 if FAST else 1500
 sim = simulate_fm(n_rows=n_rows, group_sizes=(n_rows // 25, n_rows // 40, 8), rank=3,
                   noise_sd=0.7, seed=3)
 cut = int(0.8 * n_rows)
@@ -56,7 +57,7 @@ print(f"{cut} training rows, {n_rows - cut} test rows, {X_train.shape[1]} featur
 #   is known to understate posterior variance.
 
 # %%
-draws = 40 if FAST else 500
+draws = 40 if FAST else 400
 settings = {
     "gibbs": dict(method="gibbs", num_warmup=draws, num_samples=draws, num_chains=2),
     "nuts": dict(method="nuts", num_warmup=draws // 2, num_samples=draws // 2, num_chains=2),
@@ -118,19 +119,10 @@ fig.tight_layout()
 # ## The SVI loss
 #
 # SVI stores its loss (the negative ELBO) per step in the DataTree group `elbo`; it should
-# have flattened out before the fit stopped.
-#
-# <!-- PLOTS: replace the cell below by plot_elbo(fits["svi"].idata_) once the plots
-# branch is merged. -->
+# have flattened out before the fit stopped (early stopping ends the run once it has).
 
 # %%
-loss = fits["svi"].idata_["elbo"]["loss"].values
-fig, ax = plt.subplots(figsize=(5, 3))
-ax.plot(loss, lw=0.7)
-ax.set_yscale("symlog")
-ax.set_xlabel("SVI step")
-ax.set_ylabel("loss (negative ELBO)")
-fig.tight_layout()
+fig = plot_elbo(fits["svi"].idata_)
 
 # %% [markdown]
 # ## What to take away

@@ -35,7 +35,14 @@ import pandas as pd
 import bayesfm
 from bayesfm import BayesianFMRegressor, simulate_fm
 from bayesfm.data import load_movielens_100k
-from bayesfm.plots import plot_intervals, plot_trace
+from bayesfm.plots import (
+    plot_forest,
+    plot_intervals,
+    plot_ppc,
+    plot_rank,
+    plot_trace,
+    plot_uncertainty,
+)
 
 FAST = os.environ.get("BAYESFM_FAST") == "1"
 plt.rcParams.update({"figure.dpi": 60})
@@ -139,9 +146,43 @@ summary.loc[["w0", "tau", "mu_w[user]", "lambda_w[item]", "log_likelihood"]].rou
 fig = plot_trace(fm.idata_, var_names=["w0", "tau", "lambda_w", "log_likelihood"])
 
 # %% [markdown]
-# <!-- PLOTS: plot_uncertainty(y_test, mean, sd) and plot_forest(fm.idata_, group="item")
-# go here once the plots branch is merged. -->
+# Rank plots are a sharper check of mixing: the draws of all chains are ranked together,
+# and every chain's ranks should be uniform, its line inside the envelope.
+
+# %%
+fig = plot_rank(fm.idata_, var_names=["w0", "tau", "lambda_w", "log_likelihood"])
+
+# %% [markdown]
+# ## Are the intervals honest?
 #
+# Rows with a larger predicted standard deviation should have larger errors. Binning the
+# test rows by their predictive sd (the posterior sd of the expected rating plus the rating
+# noise $1/\tau$) and comparing with the RMSE in each bin: a calibrated model follows the
+# diagonal, within the grey ranges.
+
+# %%
+noise_var = float((1.0 / fm.idata_["posterior"]["tau"]).mean())
+fig = plot_uncertainty(y_test, mean, np.sqrt(sd**2 + noise_var), n_bins=10)
+
+# %% [markdown]
+# A posterior predictive check: ratings replicated from the fitted model (one simulated set
+# of test ratings per posterior draw) against the observed ones. The Gaussian likelihood
+# cannot produce the five discrete rating levels, but it should match their spread.
+
+# %%
+y_rep = fm.sample_posterior_predictive(X_test, num_draws=50, random_state=0)
+fig = plot_ppc(y_test, y_rep)
+
+# %% [markdown]
+# ## Which items matter?
+#
+# The item weights with the largest posterior means, labelled by name, with their 50% and
+# 90% credible intervals.
+
+# %%
+fig = plot_forest(fm.idata_, group="item", top=15)
+
+# %% [markdown]
 # ## Save and load
 #
 # A model is saved as data (netCDF plus JSON, checksummed), never as a pickle.
