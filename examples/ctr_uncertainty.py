@@ -68,7 +68,7 @@ print(f"{source}: {X_train.shape[0]} training rows, {X_test.shape[0]} test rows,
 # %%
 clf = BayesianFMClassifier(
     rank=2 if FAST else 8,
-    num_warmup=40 if FAST else 300,
+    num_warmup=40 if FAST else 1000,  # probit chains need a long warm-up on frappe
     num_samples=40 if FAST else 300,
     num_chains=2,
     random_state=0,
@@ -125,8 +125,8 @@ pd.DataFrame({"predicted": p, "observed": y_test}).groupby(bins, observed=True).
 # weakly identified (by the prior), and its uncertainty is shared by every weight of the
 # group. What the data pin down is each weight *relative to its group*: below, every draw
 # of a user weight has that draw's mean user weight subtracted. Users seen in many rows
-# are pinned down, roughly like one over the square root of the number of rows; rare users
-# stay close to the group's prior.
+# should be pinned down more tightly than rare ones, which stay close to the group's prior.
+# The line is the median sd of users with about the same number of rows.
 
 # %%
 counts = np.asarray((X_train != 0).sum(axis=0)).ravel()
@@ -136,10 +136,11 @@ w_rel = w_user - w_user.mean(axis=-1, keepdims=True)
 w_sd = w_rel.std(axis=(0, 1))
 fig, ax = plt.subplots(figsize=(5, 3.5))
 ax.scatter(counts[user] + 0.5, w_sd, s=6, alpha=0.5, label="user features")
-n = np.logspace(0, np.log10(max(counts[user].max(), 10)), 50)
-few = (counts[user] >= 1) & (counts[user] <= 3)
-ax.plot(n, np.median(w_sd[few]) / np.sqrt(n), color="grey", ls="--",
-        label=r"$\propto 1/\sqrt{n}$")
+edges = np.unique(np.round(np.logspace(0, np.log10(counts[user].max() + 1), 12)))
+which = np.digitize(counts[user], edges)
+mids = [np.median(counts[user][which == b]) + 0.5 for b in np.unique(which)]
+ax.plot(mids, [np.median(w_sd[which == b]) for b in np.unique(which)], color="C1",
+        label="median in bins of rows")
 ax.set_xscale("log")
 ax.set_xlabel("training rows with the feature (+0.5)")
 ax.set_ylabel("posterior sd of w[user] - mean user w")
@@ -147,7 +148,11 @@ ax.legend()
 fig.tight_layout()
 
 # %% [markdown]
-# The same holds for predictions: test rows whose user has little training data get wider
+# How fast the sd falls depends on the model and on the sampler. A user's weight competes
+# with the user's factor vector to explain the same clicks, so it is less pinned down than
+# a coefficient of a plain regression; and if the chains have not converged (the warning
+# after the fit), part of the spread is disagreement between chains. The effect of data is
+# clearer on the predictions: test rows whose user has little training data get wider
 # intervals on their click probability.
 
 # %%
