@@ -132,7 +132,9 @@ fig = plot_elbo(fits["svi"].idata_)
 # ## What to take away
 #
 # * Gibbs and NUTS sample the same posterior: their means and standard deviations agree
-#   within Monte Carlo error, and Gibbs gets there in a fraction of NUTS' time.
+#   closely. Gibbs gets there in a fraction of NUTS' time, and with more, better-mixed
+#   draws: NUTS' own diagnostics (printed after the fits) may still flag its few,
+#   expensive draws per chain as too few for the weights.
 # * SVI's means are close, and so are its standard deviations for well-determined rows;
 #   for the most uncertain rows (large Gibbs sd) the mean-field Gaussian gives smaller
 #   ones, since it cannot represent the correlations between weights and factors, and
