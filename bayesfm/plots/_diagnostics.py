@@ -222,4 +222,6 @@ def plot_elbo(dt: xr.DataTree, *, ax: Any = None) -> Figure:
     ax.set_ylabel("loss (negative ELBO)")
     ax.set_title(f"SVI: {loss.size} steps, final running loss {running[-1]:.4g}")
     ax.legend(loc="upper right")
+    if len(fig.axes) == 1:
+        fig.tight_layout()
     return fig
