@@ -18,7 +18,7 @@ _TRACE_DEFAULT = ("w0", "tau", "lambda_w", "mu_w", "log_likelihood")
 def _trace_values(dt: xr.DataTree, name: str) -> xr.DataArray | None:
     for group in ("posterior", "sample_stats"):
         if group in dt.children and name in dt[group].data_vars:
-            return dt[group][name]
+            return dt[group].to_dataset()[name]
     return None
 
 
