@@ -227,7 +227,7 @@ def write_plots(
     written: list[str] = []
     dt = fm.idata_
     _save(plots.plot_trace(dt), out / "trace.png", written)
-    if dt["posterior"].sizes["chain"] > 1 or args.method != "svi":
+    if args.method != "svi":  # SVI draws are independent: ranks say nothing there
         _save(plots.plot_rank(dt), out / "rank.png", written)
     _save(plots.plot_forest(dt, prob=args.prob), out / "forest.png", written)
     if "elbo" in dt.children:
