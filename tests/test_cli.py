@@ -272,3 +272,17 @@ def test_fit_on_frappe_libfm_files_matches_api_auc(tmp_path, capsys):
     assert roc_auc_score(pred["y"], pred["mean"]) == api_auc
     assert report["metrics"]["auc"] == api_auc
     assert api_auc > 0.9          # a working fit, not two equal failures
+
+
+@pytest.mark.slow  # compiling SVI costs ~20 s of CPU even for 300 steps
+def test_fit_svi_writes_the_elbo_and_no_rank_plot(libfm_files, tmp_path):
+    out = tmp_path / "out"
+    rc = main(["fit", "--train", str(libfm_files / "train.libfm"), "--test",
+               str(libfm_files / "test.libfm"), "--task", "binary", "--method", "svi",
+               "--link", "logit", "--svi-steps", "300", "--rank", "2", "--iter", "50",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0
+    report = json.loads((out / "report.json").read_text())
+    assert "elbo.png" in report["files"] and (out / "elbo.png").stat().st_size > 0
+    assert "rank.png" not in report["files"]   # independent guide draws: nothing to rank
+    assert report["convergence_problems"] == []
