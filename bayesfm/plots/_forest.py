@@ -93,7 +93,8 @@ def plot_forest(
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
     post = dt["posterior"].to_dataset()
     if var not in post.data_vars:
-        raise ValueError(f"variable {var!r} is not in the posterior: {sorted(map(str, post.data_vars))}")
+        have = sorted(map(str, post.data_vars))
+        raise ValueError(f"variable {var!r} is not in the posterior: {have}")
     da = post[var]
     extra = [d for d in da.dims if d not in ("chain", "draw")]
     if len(extra) != 1:
