@@ -149,7 +149,7 @@ def plot_forest(
     if rows.size < n_selected:
         title += " (largest |mean|)"
     ax.set_title(title)
-    if dim == "feature" and len(np.unique(codes[rows])) > 1:
+    if dim == "feature":  # even for one group: the legend names it
         ax.legend(title="group", loc="best", fontsize="small")
     fig.tight_layout()
     return fig
