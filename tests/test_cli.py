@@ -286,3 +286,27 @@ def test_fit_svi_writes_the_elbo_and_no_rank_plot(libfm_files, tmp_path):
     assert "elbo.png" in report["files"] and (out / "elbo.png").stat().st_size > 0
     assert "rank.png" not in report["files"]   # independent guide draws: nothing to rank
     assert report["convergence_problems"] == []
+
+
+def test_inputs_without_test_labels_and_with_test_only_features(tmp_path):
+    import argparse
+
+    from bayesfm._cli_fit import read_csv_inputs, read_libfm_inputs
+
+    args = argparse.Namespace(task="binary", target="click", numeric="price", format="csv",
+                              groups=None)
+    tr = tmp_path / "tr.csv"
+    tr.write_text("user,price,click\nu1,1.5,1\nu2,2.5,0\n")
+    te = tmp_path / "te.csv"
+    te.write_text("price,user\n3.0,u3\n")              # no label column; columns reordered
+    data = read_csv_inputs(args, tr, te)
+    assert data.y_test is None and list(data.X_test.columns) == ["user", "price"]
+    np.testing.assert_array_equal(data.y_train, [1, 0])
+    assert data.X_train["price"].dtype == np.float64 and data.X_train["user"].iloc[0] == "u1"
+
+    args = argparse.Namespace(task="binary", format="libfm", groups=None)
+    (tmp_path / "tr.libfm").write_text("1 0:1 2:1\n-1 1:1\n")
+    (tmp_path / "te.libfm").write_text("1 0:1 7:1\n")    # feature 7 never seen in training
+    data = read_libfm_inputs(args, tmp_path / "tr.libfm", tmp_path / "te.libfm")
+    assert data.X_train.shape == (2, 8) and data.X_test.shape == (1, 8)
+    np.testing.assert_array_equal(data.y_train, [1, 0])
