@@ -194,6 +194,10 @@ def make_estimator(args: argparse.Namespace) -> Any:
     return BayesianFMRegressor(**common)
 
 
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def _metrics(task: str, y: np.ndarray, mean: np.ndarray, covered: np.ndarray) -> dict[str, Any]:
     from sklearn.metrics import log_loss, roc_auc_score
 
@@ -227,7 +231,7 @@ def write_plots(
     written: list[str] = []
     dt = fm.idata_
     _save(plots.plot_trace(dt), out / "trace.png", written)
-    if dt["posterior"].sizes["chain"] > 1 or args.method != "svi":
+    if args.method != "svi":  # SVI draws are independent: ranks say nothing there
         _save(plots.plot_rank(dt), out / "rank.png", written)
     _save(plots.plot_forest(dt, prob=args.prob), out / "forest.png", written)
     if "elbo" in dt.children:
@@ -321,8 +325,11 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
         "n_features": int(fm.idata_["posterior"].sizes["feature"]),
         "fit_seconds": round(fit_s, 2),
         "interval_prob": args.prob,
-        "max_rhat": float(summary["r_hat"].max()),
-        "min_ess_bulk": float(summary["ess_bulk"].min()),
+        # One chain has no R-hat in the summary (NaN): report null, and keep JSON strict.
+        "max_rhat": _finite_or_none(np.nanmax(summary["r_hat"].to_numpy(dtype=float),
+                                               initial=-np.inf)),
+        "min_ess_bulk": _finite_or_none(np.nanmin(summary["ess_bulk"].to_numpy(dtype=float),
+                                                  initial=np.inf)),
         "convergence_problems": list(fm.convergence_problems_),
     }
     if data.y_test is not None:
@@ -332,5 +339,5 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
             covered = np.zeros(0)
         report["metrics"] = _metrics(args.task, data.y_test, s.mean, np.asarray(covered))
     report["files"] = [*written, "report.json"]
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False))
     return report

@@ -164,7 +164,8 @@ def summarize_predictions(
 
 def subset_draws(draws: FMDraws, keep: np.ndarray) -> FMDraws:
     """Keep the posterior draws at positions ``keep`` (an index array over the draws)."""
-    return FMDraws(*(None if a is None else a[keep] for a in draws))
+    tau = None if draws.tau is None else draws.tau[keep]
+    return FMDraws(draws.w0[keep], draws.w[keep], draws.v[keep], tau)
 
 
 def posterior_predictive(

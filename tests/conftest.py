@@ -2,6 +2,10 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The persistent JAX compilation cache is shared by every process of the machine; two xdist
+# workers (or concurrent runs) writing and deserialising it at once crashed a worker with a
+# segfault once, so the suite compiles in memory only.
+os.environ.setdefault("BAYESFM_JAX_CACHE", "0")
 
 import pytest  # noqa: E402
 

@@ -105,6 +105,14 @@ def test_rank_refuses_raw_v_and_caps_components(fits):
     assert [ax.get_title() for ax in fig.axes] == ["w x0", "w x1", "w x2"]
 
 
+def test_rank_splits_a_single_chain_in_halves(fits):
+    _, clf = fits["binary"]
+    one = clf.idata_.isel(chain=slice(0, 1))
+    fig = plots.plot_rank(one, ["w0"])
+    assert len(fig.axes[0].get_lines()) == 2              # the two halves
+    assert "halves" in fig.get_suptitle()
+
+
 def _yticklabels(ax):
     return [t.get_text() for t in ax.get_yticklabels()]
 

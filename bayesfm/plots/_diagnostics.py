@@ -18,7 +18,7 @@ _TRACE_DEFAULT = ("w0", "tau", "lambda_w", "mu_w", "log_likelihood")
 def _trace_values(dt: xr.DataTree, name: str) -> xr.DataArray | None:
     for group in ("posterior", "sample_stats"):
         if group in dt.children and name in dt[group].data_vars:
-            return dt[group][name]
+            return dt[group].to_dataset()[name]
     return None
 
 
@@ -106,6 +106,7 @@ def plot_rank(
 
     Each variable's draws are ranked over all chains together; if the chains sample the same
     distribution, every chain's ranks are uniform and its line stays inside the envelope.
+    A single chain is split into its two halves, which are ranked against each other.
     Drawn by :func:`arviz_plots.plot_rank`. Raw ``v`` is refused, as in :func:`plot_trace`.
 
     Parameters
@@ -148,6 +149,15 @@ def plot_rank(
             for name, da in found
         }
     )
+    split = ds.sizes["chain"] == 1
+    if split:
+        if ds.sizes["draw"] < 4:
+            raise ValueError(f"rank plots need at least 4 draws, got {ds.sizes['draw']}")
+        # One chain: rank its two halves against each other, as split-R-hat does.
+        half = ds.sizes["draw"] // 2
+        first = ds.isel(draw=slice(0, half))
+        second = ds.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
+        ds = xr.concat([first, second.assign_coords(chain=[1])], dim="chain")
     tree = xr.DataTree.from_dict({"posterior": ds})
     n_panels = sum(int(np.prod([ds[n].sizes[d] for d in ds[n].dims
                                 if d not in ("chain", "draw")])) for n in ds.data_vars)
@@ -164,6 +174,8 @@ def plot_rank(
             continue
         # arviz-plots stacks "name\ncoord"; one line reads better in a small panel.
         ax.set_title(ax.get_title().replace("\n", " "), fontsize="medium")
+    if split:
+        fig.suptitle("one chain: its first and second halves ranked against each other")
     return fig
 
 
@@ -222,4 +234,6 @@ def plot_elbo(dt: xr.DataTree, *, ax: Any = None) -> Figure:
     ax.set_ylabel("loss (negative ELBO)")
     ax.set_title(f"SVI: {loss.size} steps, final running loss {running[-1]:.4g}")
     ax.legend(loc="upper right")
+    if len(fig.axes) == 1:
+        fig.tight_layout()
     return fig

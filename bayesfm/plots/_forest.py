@@ -24,9 +24,9 @@ def _feature_groups(dt: xr.DataTree, n_features: int) -> tuple[np.ndarray, list[
         codes = np.asarray(dt["constant_data"]["group_of_feature"].values, dtype=int)
     else:
         codes = np.zeros(n_features, dtype=int)
-    post = dt["posterior"]
+    post = dt["posterior"].to_dataset()
     if "group" in post.coords:
-        names = [str(g) for g in post["group"].values]
+        names = [str(g) for g in post.coords["group"].values]
     else:
         names = [f"g{g}" for g in range(int(codes.max(initial=0)) + 1)]
     return codes, names
@@ -91,15 +91,16 @@ def plot_forest(
         raise ValueError(f"prob must be in (0.5, 1), got {prob}")
     if top is not None and (int(top) != top or top < 1):
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
-    post = dt["posterior"]
+    post = dt["posterior"].to_dataset()
     if var not in post.data_vars:
-        raise ValueError(f"variable {var!r} is not in the posterior: {sorted(post.data_vars)}")
+        have = sorted(map(str, post.data_vars))
+        raise ValueError(f"variable {var!r} is not in the posterior: {have}")
     da = post[var]
     extra = [d for d in da.dims if d not in ("chain", "draw")]
     if len(extra) != 1:
         raise ValueError(f"{var} has dims {extra}; plot_forest needs exactly one per draw")
-    dim = extra[0]
-    names = [str(n) for n in da[dim].values]
+    dim = str(extra[0])
+    names = [str(n) for n in da.coords[dim].values]
     draws = np.asarray(da.transpose("chain", "draw", dim).values, dtype=float)
     draws = draws.reshape(-1, len(names))
     if dim == "feature":
@@ -148,7 +149,7 @@ def plot_forest(
     if rows.size < n_selected:
         title += " (largest |mean|)"
     ax.set_title(title)
-    if dim == "feature" and len(np.unique(codes[rows])) > 1:
+    if dim == "feature":  # even for one group: the legend names it
         ax.legend(title="group", loc="best", fontsize="small")
     fig.tight_layout()
     return fig

@@ -106,6 +106,16 @@ def plot_intervals(
     Returns
     -------
     matplotlib.figure.Figure
+        The title gives the share of all rows whose interval covers ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesfm.plots import plot_intervals
+    >>> y = np.linspace(0.0, 1.0, 50)
+    >>> fig = plot_intervals(y, y, y - 0.1, y + 0.1)
+    >>> fig.axes[0].get_title()
+    'coverage 100.0% of 50 rows'
     """
     y, mean, lower, upper = (np.asarray(a, dtype=float) for a in (y, mean, lower, upper))
     rng = np.random.default_rng(0)
