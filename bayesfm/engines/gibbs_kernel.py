@@ -27,6 +27,7 @@ from numpyro.infer import MCMC
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.util import is_prng_key
 
+from bayesfm.engines._common import STORES
 from bayesfm.engines.gibbs import (
     GibbsData,
     GibbsState,
@@ -42,8 +43,6 @@ __all__ = ["STORES", "FMGibbs", "FMGibbsState", "Moments", "keep_plan", "run_gib
 _SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v")
 #: Sites whose every draw is kept in the ``"moments"`` mode (``tau`` too, when Gaussian).
 _SMALL_SITES = ("w0", "mu_w", "lambda_w", "mu_v", "lambda_v")
-#: Memory modes of :class:`FMGibbs` and :func:`run_gibbs`.
-STORES = ("draws", "moments")
 
 
 class Moments(NamedTuple):
