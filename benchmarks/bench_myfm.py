@@ -3,6 +3,7 @@
     BAYESFM_DATA=/path/to/data python benchmarks/bench_myfm.py                # everything
     BAYESFM_DATA=... python benchmarks/bench_myfm.py --bench ml100k ml1m10 --json out.json
     python benchmarks/bench_myfm.py --bench scale [--scale-1e7]                # bayesfm only
+    python benchmarks/bench_myfm.py --bench scale --scale-1e7 --scale-rows 10000000
 
 Benchmarks (``--bench``, default all):
 
@@ -18,8 +19,9 @@ Benchmarks (``--bench``, default all):
     both libraries run both.
 ``scale``
     Synthetic one-hot rows (4 groups, Zipf-like feature popularity), rows 1e4..1e6 (1e7 with
-    ``--scale-1e7``), features 1e3..1e5: seconds per sweep of bayesfm alone, through
-    ``bayesfm.engines.gibbs.prepare_data/init/step`` directly, excluding compilation.
+    ``--scale-1e7``; ``--scale-rows`` picks row counts), features 1e3..1e5: seconds per sweep
+    of bayesfm alone, through ``bayesfm.engines.gibbs.prepare_data/init/step`` directly,
+    excluding compilation.
 
 Both libraries make 200 sweeps and average the predictions of the last 195: myFM's default
 (``n_kept_samples = n_iter - 5``), and ``num_warmup=5, num_samples=195, num_chains=1`` for
@@ -72,7 +74,7 @@ FOLDS = ("u1", "u2", "u3", "u4", "u5")
 SCALE_GRID = ((10_000, 1_000), (10_000, 10_000), (100_000, 1_000), (100_000, 10_000),
               (100_000, 100_000), (1_000_000, 1_000), (1_000_000, 10_000),
               (1_000_000, 100_000))
-SCALE_1E7 = ((10_000_000, 100_000),)
+SCALE_1E7 = ((10_000_000, 1_000), (10_000_000, 10_000), (10_000_000, 100_000))
 SCALE_GROUP_SHARES = (0.5, 0.3, 0.15, 0.05)
 
 
@@ -394,6 +396,8 @@ def _child_env(cache_dir: str | None) -> dict[str, str]:
 def run_bench(bench: str, args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     if bench == "scale":
         grid = list(SCALE_GRID) + (list(SCALE_1E7) if args.scale_1e7 else [])
+        if args.scale_rows:
+            grid = [(n, p) for n, p in grid if n in args.scale_rows]
         out = []
         for n_rows, n_features in grid:
             r = _spawn(["--only", "scale", "--rows", str(n_rows), "--features", str(n_features),
@@ -521,6 +525,8 @@ def main() -> None:
                     help="also time bayesfm in a new process with a warm persistent cache")
     ap.add_argument("--no-myfm", action="store_true", help="bayesfm only")
     ap.add_argument("--scale-1e7", action="store_true", help="add 1e7 rows to the scale series")
+    ap.add_argument("--scale-rows", type=int, nargs="+",
+                    help="scale: run only the grid points with these row counts")
     ap.add_argument("--scale-rank", type=int, default=10)
     ap.add_argument("--min-time", type=float, default=3.0,
                     help="scale: time sweeps for at least this many seconds")

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.scipy.special import log_ndtr
 from numpyro.infer import MCMC
 from numpyro.infer.mcmc import MCMCKernel
@@ -65,7 +66,8 @@ class Moments(NamedTuple):
     kept_w0, kept_tau : arrays of shape (K,)
     kept_w : array of shape (K, p)
     kept_v : array of shape (K, p, k)
-        ``K`` draws kept for predictions, in sweep order.
+        ``K - 1`` draws kept for predictions, in sweep order, and a last, scratch slot
+        (see :meth:`FMGibbs.collect_moments`).
     ref_rows : int array of shape (n_ref,)
         Training rows whose scores are recorded every draw (``eta_ref``).
 
@@ -214,8 +216,8 @@ class FMGibbs(MCMCKernel):
         ``"draws"``: ``MCMC`` collects every site at every (thinned) draw. ``"moments"``: it
         collects only the low-dimensional sites and ``eta_ref``; the state accumulates the
         running mean and variance of ``w`` and ``v`` over every post-warmup sweep and keeps
-        the prediction draws chosen by :func:`keep_plan` (read them from
-        ``MCMC.last_state.moments``).
+        the prediction draws chosen by :func:`keep_plan` (read them with
+        :meth:`collect_moments` from ``MCMC.last_state.moments``).
     num_samples, thinning : int, optional
         ``"moments"`` only: the ``num_samples`` and ``thinning`` given to ``MCMC`` (they
         place the kept draws).
@@ -240,8 +242,9 @@ class FMGibbs(MCMCKernel):
     ...                  store="moments", num_samples=10, max_kept=5)
     >>> mcmc = MCMC(kernel, num_warmup=5, num_samples=10, progress_bar=False)
     >>> mcmc.run(jax.random.key(0))
-    >>> "v" in mcmc.get_samples(), mcmc.last_state.moments.kept_v.shape
-    (False, (5, 4, 2))
+    >>> stats, kept = kernel.collect_moments(mcmc.last_state.moments, num_chains=1)
+    >>> "v" in mcmc.get_samples(), stats["v_mean"].shape, kept["v"].shape
+    (False, (1, 4, 2), (1, 5, 4, 2))
 
     """
 
@@ -325,9 +328,14 @@ class FMGibbs(MCMCKernel):
         return FMGibbsState(chain, self.data, chain.rng_key, moments)
 
     def _start_moments(self, v: jax.Array) -> Moments:
-        """Zero accumulators, batched like ``v`` (``(p, k)`` or ``(chains, p, k)``)."""
+        """Zero accumulators, batched like ``v`` (``(p, k)`` or ``(chains, p, k)``).
+
+        The kept-draw buffers have ``n_keep + 1`` slots: the last is scratch, written by every
+        sweep that is not kept, so that one in-place ``dynamic_update_slice`` per sweep
+        serves both cases (a masked scatter, or a select, would rewrite the whole buffer).
+        """
         batch, (p, rank) = v.shape[:-2], v.shape[-2:]
-        dtype, n = v.dtype, self.n_keep
+        dtype, n = v.dtype, self.n_keep + 1
 
         def zeros(*shape: int) -> jax.Array:
             return jnp.zeros((*batch, *shape), dtype)
@@ -338,34 +346,39 @@ class FMGibbs(MCMCKernel):
             zeros(p, rank), zeros(n), zeros(n, p), zeros(n, p, rank), zeros(n), ref,
         )  # fmt: skip
 
-    def _update_moments(self, m: Moments, chain: GibbsState) -> Moments:
-        """Fold the chain's new draw into the running moments and the kept draws."""
-        j = m.sweep - self._num_warmup  # post-warmup sweep number (negative in warm-up)
-        active = j >= 0
+    def _welford(self, m: Moments, chain: GibbsState) -> Moments:
+        """Fold the chain's new draw into the running moments (post-warmup sweeps only)."""
+        active = m.sweep >= self._num_warmup
         count = m.count + active.astype(m.count.dtype)
         div = jnp.maximum(count, 1.0)
 
-        def welford(mean: jax.Array, m2: jax.Array, x: jax.Array) -> tuple:
+        def update(mean: jax.Array, m2: jax.Array, x: jax.Array) -> tuple:
             delta = x - mean
             new_mean = mean + delta / div
             new_m2 = m2 + delta * (x - new_mean)
             return jnp.where(active, new_mean, mean), jnp.where(active, new_m2, m2)
 
-        w_mean, w_m2 = welford(m.w_mean, m.w_m2, chain.w)
-        v_mean, v_m2 = welford(m.v_mean, m.v_m2, chain.v)
-        since = j - self.keep_first
+        w_mean, w_m2 = update(m.w_mean, m.w_m2, chain.w)
+        v_mean, v_m2 = update(m.v_mean, m.v_m2, chain.v)
+        return m._replace(sweep=m.sweep + 1, count=count, w_mean=w_mean, w_m2=w_m2,
+                          v_mean=v_mean, v_m2=v_m2)
+
+    def _keep(self, m: Moments, chain: GibbsState, sweep: jax.Array, axis: int) -> Moments:
+        """Write the draw into its slot if ``sweep`` is a kept one, else into the scratch slot.
+
+        ``sweep`` is the same for every chain (they advance together), so the slot is one
+        scalar and the write one in-place update even for vectorised chains.
+        """
+        since = sweep - self._num_warmup - self.keep_first
         hit = (since >= 0) & (since % self.keep_stride == 0)
-        # Out of range unless this sweep is kept: ``mode="drop"`` then writes nothing (also
-        # for sweeps past the planned ones, should a finished chain be continued).
-        slot = jnp.where(hit, since // self.keep_stride, self.n_keep)
-        return Moments(
-            m.sweep + 1, count, w_mean, w_m2, v_mean, v_m2,
-            m.kept_w0.at[slot].set(chain.w0, mode="drop"),
-            m.kept_w.at[slot].set(chain.w, mode="drop"),
-            m.kept_v.at[slot].set(chain.v, mode="drop"),
-            m.kept_tau.at[slot].set(chain.tau, mode="drop"),
-            m.ref_rows,
-        )  # fmt: skip
+        # Sweeps past the plan (a finished chain continued) also go to the scratch slot.
+        slot = jnp.minimum(jnp.where(hit, since // self.keep_stride, self.n_keep), self.n_keep)
+
+        def put(buf: jax.Array, x: jax.Array) -> jax.Array:
+            return lax.dynamic_update_index_in_dim(buf, x.astype(buf.dtype), slot, axis)
+
+        return m._replace(kept_w0=put(m.kept_w0, chain.w0), kept_w=put(m.kept_w, chain.w),
+                          kept_v=put(m.kept_v, chain.v), kept_tau=put(m.kept_tau, chain.tau))
 
     def sample(self, state: FMGibbsState, model_args: Any, model_kwargs: Any) -> FMGibbsState:
         """Run one sweep of every chain (and update the running moments, if kept)."""
@@ -373,16 +386,56 @@ class FMGibbs(MCMCKernel):
             return step(chain, data, likelihood=self.likelihood, priors=self.priors)
 
         chain = state.chain._replace(rng_key=state.rng_key)
-        moments = state.moments
+        m = state.moments
         if self._vectorized:
             chain = jax.vmap(sweep, in_axes=(0, None))(chain, state.data)
-            if moments is not None:
-                moments = jax.vmap(self._update_moments)(moments, chain)
+            if m is not None:
+                m = self._keep(m, chain, m.sweep[0], axis=1)
+                m = jax.vmap(self._welford)(m, chain)
         else:
             chain = sweep(chain, state.data)
-            if moments is not None:
-                moments = self._update_moments(moments, chain)
-        return FMGibbsState(chain, state.data, chain.rng_key, moments)
+            if m is not None:
+                m = self._welford(self._keep(m, chain, m.sweep, axis=0), chain)
+        return FMGibbsState(chain, state.data, chain.rng_key, m)
+
+    def collect_moments(self, moments: Moments, num_chains: int) -> tuple[dict, dict]:
+        """Return the running moments and the kept draws of a finished run, as NumPy arrays.
+
+        Parameters
+        ----------
+        moments : Moments
+            ``MCMC.last_state.moments``.
+        num_chains : int
+            ``MCMC``'s ``num_chains`` (one chain has no chain axis in the state).
+
+        Returns
+        -------
+        posterior_moments : dict
+            ``n_sweeps`` (chain,), ``w_mean, w_var`` (chain, p), ``v_mean, v_var``
+            (chain, p, k); population variances (divisor ``n_sweeps``).
+        prediction_draws : dict
+            ``w0, w, v`` (and ``tau`` for Gaussian) of the kept sweeps, ``(chain, kept, ...)``,
+            and ``draw``: their post-warmup sweep numbers.
+        """
+        def lead(a: jax.Array) -> np.ndarray:
+            return np.asarray(a)[None] if num_chains == 1 else np.asarray(a)
+
+        count = lead(moments.count)
+        div = np.maximum(count, 1).astype(np.asarray(moments.w_m2).dtype)
+        stats = {
+            "n_sweeps": count.astype(np.int64),
+            "w_mean": lead(moments.w_mean),
+            "w_var": lead(moments.w_m2) / div[:, None],
+            "v_mean": lead(moments.v_mean),
+            "v_var": lead(moments.v_m2) / div[:, None, None],
+        }
+        n = self.n_keep
+        kept = {"w0": lead(moments.kept_w0)[:, :n], "w": lead(moments.kept_w)[:, :n],
+                "v": lead(moments.kept_v)[:, :n]}
+        if self.likelihood == "gaussian":
+            kept["tau"] = lead(moments.kept_tau)[:, :n]
+        kept["draw"] = self.keep_first + self.keep_stride * np.arange(n)
+        return stats, kept
 
 
 def run_gibbs(
@@ -471,7 +524,7 @@ def run_gibbs(
     ...                 num_warmup=5, num_samples=10, num_chains=2, store="moments",
     ...                 max_kept=4, rng_key=jax.random.key(0), progress_bar=False)
     >>> out["posterior_moments"]["v_mean"].shape, out["prediction_draws"]["v"].shape
-    ((2, 4, 2), (2, 3, 4, 2))
+    ((2, 4, 2), (2, 4, 4, 2))
 
     """
     kernel = FMGibbs((indices, values, group_of_feature), y, rank=rank, n_groups=n_groups,
@@ -485,20 +538,6 @@ def run_gibbs(
         k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
     }
     if store == "moments":
-        m = mcmc.last_state.moments
-        lead = (lambda a: np.asarray(a)[None]) if num_chains == 1 else np.asarray
-        count = lead(m.count)
-        div = np.maximum(count, 1)
-        out["posterior_moments"] = {
-            "n_sweeps": count.astype(np.int64),
-            "w_mean": lead(m.w_mean),
-            "w_var": lead(m.w_m2) / div[:, None].astype(m.w_m2.dtype),
-            "v_mean": lead(m.v_mean),
-            "v_var": lead(m.v_m2) / div[:, None, None].astype(m.v_m2.dtype),
-        }
-        kept = {"w0": lead(m.kept_w0), "w": lead(m.kept_w), "v": lead(m.kept_v)}
-        if likelihood == "gaussian":
-            kept["tau"] = lead(m.kept_tau)
-        kept["draw"] = kernel.keep_first + kernel.keep_stride * np.arange(kernel.n_keep)
-        out["prediction_draws"] = kept
+        out["posterior_moments"], out["prediction_draws"] = kernel.collect_moments(
+            mcmc.last_state.moments, num_chains)
     return out
