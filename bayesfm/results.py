@@ -5,6 +5,12 @@ reported on ``w0``, ``w``, ``mu_w``, ``lambda_w``, ``tau``, predictions on a fix
 training rows (``eta_ref``) and the total log likelihood, never on raw ``v``. (``mu_v`` and
 ``lambda_v`` are left out too: factors are exchangeable, so a label switch between factors
 moves them without changing the fit.)
+
+With the Gibbs engine's ``store="moments"`` the posterior group holds draws of the
+low-dimensional quantities only (no ``w``, ``v``); two more groups hold the rest:
+``posterior_moments`` (per-chain running mean and variance of ``w`` and ``v`` over every
+post-warmup sweep) and ``prediction_draws`` (at most ``max_kept`` draws per chain of
+``w0, w, v, tau``, which every prediction then uses).
 """
 
 from __future__ import annotations
@@ -21,15 +27,18 @@ import xarray as xr
 from sklearn.exceptions import ConvergenceWarning
 
 from bayesfm._version import __version__
-from bayesfm.engines._common import EngineResult, FitProblem
+from bayesfm.engines._common import N_REF, EngineResult, FitProblem, reference_rows
 from bayesfm.model import log_likelihood as pointwise_log_likelihood
 from bayesfm.predict import FMDraws, chunk_size, eta_chunks
 
 __all__ = [
     "IDENTIFIABLE",
     "DIMS",
+    "PREDICTION_GROUP",
     "to_datatree",
     "draws_from_datatree",
+    "prediction_group",
+    "posterior_moments",
     "convergence_summary",
     "check_convergence",
 ]
@@ -55,6 +64,16 @@ DIMS: dict[str, list[str]] = {
     "ref_indices": ["ref_obs", "slot"],
     "ref_values": ["ref_obs", "slot"],
 }
+
+#: Group holding the kept draws of ``store="moments"`` fits.
+PREDICTION_GROUP = "prediction_draws"
+#: Group holding the running moments of ``store="moments"`` fits.
+MOMENTS_GROUP = "posterior_moments"
+_MOMENTS_NOTE = (
+    "Per-chain running mean and population variance (divisor n_sweeps) of w and v over every "
+    "post-warmup sweep. v is identified only up to rotation and sign: its moments describe the "
+    "chain, they estimate nothing identifiable; predictions use the prediction_draws group."
+)
 
 #: Default memory allowed for the pointwise log likelihood (rows x draws, float32).
 LOG_LIKELIHOOD_BUDGET = 512 * 2**20
@@ -89,19 +108,13 @@ def _pointwise_log_lik(
     return full, total
 
 
-def _reference_rows(n_rows: int, n_ref: int) -> np.ndarray:
-    # A fixed seed: the same training rows are tracked whatever the engine or its seed.
-    rng = np.random.default_rng(20240229)
-    return np.sort(rng.choice(n_rows, size=min(n_ref, n_rows), replace=False))
-
-
 def to_datatree(
     result: EngineResult,
     problem: FitProblem,
     *,
     log_likelihood: bool | str = "auto",
     log_likelihood_budget: int = LOG_LIKELIHOOD_BUDGET,
-    n_ref: int = 20,
+    n_ref: int = N_REF,
     attrs: dict[str, Any] | None = None,
 ) -> xr.DataTree:
     """Build the ArviZ DataTree of a fit.
@@ -114,7 +127,8 @@ def to_datatree(
         The training data and model settings.
     log_likelihood : bool or "auto"
         Store the pointwise log likelihood (needed by LOO). ``"auto"`` stores it when
-        ``rows x draws`` float32 fits in ``log_likelihood_budget`` bytes.
+        ``rows x draws`` float32 fits in ``log_likelihood_budget`` bytes and the draws of
+        ``w`` and ``v`` were kept (not with ``store="moments"``, where ``True`` raises).
     log_likelihood_budget : int
     n_ref : int
         Number of training rows whose predictions ``eta_ref`` are tracked for diagnostics.
@@ -125,33 +139,48 @@ def to_datatree(
     -------
     xarray.DataTree
         Groups posterior, sample_stats, log_likelihood (if stored), observed_data,
-        constant_data, and for SVI ``elbo``.
+        constant_data, for SVI ``elbo``, and for ``store="moments"`` fits
+        ``posterior_moments`` and ``prediction_draws``.
     """
     if log_likelihood not in (True, False, "auto"):
         raise ValueError(f"log_likelihood must be True, False or 'auto', got {log_likelihood!r}")
     d = problem.design
     samples = dict(result.samples)
     n_chains, n_draws = samples["w0"].shape[:2]
-    draws = FMDraws(
-        jnp.asarray(_flat(samples["w0"])),
-        jnp.asarray(_flat(samples["w"])),
-        jnp.asarray(_flat(samples["v"])),
-        jnp.asarray(_flat(samples["tau"])) if "tau" in samples else None,
-    )
-    ref = _reference_rows(d.n_rows, n_ref)
+    ref = reference_rows(d.n_rows, n_ref)
     ref_idx, ref_val = d.indices[ref], d.values[ref]
-    eta_ref = next(eta_chunks(draws, ref_idx, ref_val, len(ref)))[1]
-    samples["eta_ref"] = np.asarray(eta_ref).reshape(n_chains, n_draws, -1)
+    moments = result.posterior_moments is not None
+    if moments:
+        if log_likelihood is True:
+            raise ValueError(
+                "log_likelihood=True needs every draw of w and v, but store='moments' keeps "
+                "running moments only; use log_likelihood='auto' or False, or store='draws'"
+            )
+        if samples.get("eta_ref", np.empty((0, 0, 0))).shape[-1] != len(ref):
+            raise ValueError(f"a store='moments' result must carry eta_ref on {len(ref)} rows "
+                             "(bayesfm.engines.reference_rows)")
+        draws = None
+    else:
+        draws = FMDraws(
+            jnp.asarray(_flat(samples["w0"])),
+            jnp.asarray(_flat(samples["w"])),
+            jnp.asarray(_flat(samples["v"])),
+            jnp.asarray(_flat(samples["tau"])) if "tau" in samples else None,
+        )
+        eta_ref = next(eta_chunks(draws, ref_idx, ref_val, len(ref)))[1]
+        samples["eta_ref"] = np.asarray(eta_ref).reshape(n_chains, n_draws, -1)
 
     n_total = n_chains * n_draws
-    keep = log_likelihood is True or (
+    keep = draws is not None and (log_likelihood is True or (
         log_likelihood == "auto" and d.n_rows * n_total * 4 <= log_likelihood_budget
-    )
+    ))
     stats = dict(result.sample_stats)
     ll = None
     # Engines that track the total log likelihood (Gibbs, from its cached residuals) spare
     # the O(k * nnz) pass over every draw unless the pointwise values are to be kept.
     if keep or "log_likelihood" not in stats:
+        if draws is None:
+            raise ValueError("a store='moments' result must carry the per-draw log likelihood")
         ll, ll_total = _pointwise_log_lik(draws, problem, keep)
         stats.setdefault("log_likelihood", ll_total.reshape(n_chains, n_draws))
 
@@ -192,13 +221,51 @@ def to_datatree(
     for name, trace in result.extras.items():
         if np.ndim(trace) == 1:
             dt[name] = xr.DataTree(xr.Dataset({"loss": ("step", np.asarray(trace))}))
+    if moments:
+        dt[MOMENTS_GROUP] = xr.DataTree(_moments_dataset(result, coords))
+        dt[PREDICTION_GROUP] = xr.DataTree(_kept_dataset(result, coords))
     dt.attrs.update(all_attrs)
     return dt
 
 
+def _moments_dataset(result: EngineResult, coords: dict[str, Any]) -> xr.Dataset:
+    m = dict(result.posterior_moments or {})
+    n_chains = np.asarray(m["n_sweeps"]).shape[0]
+    dims = {"n_sweeps": ["chain"], "w_mean": ["chain", "feature"],
+            "w_var": ["chain", "feature"], "v_mean": ["chain", "feature", "factor"],
+            "v_var": ["chain", "feature", "factor"]}
+    return xr.Dataset(
+        {k: (dims[k], np.asarray(m[k])) for k in dims},
+        coords={"chain": np.arange(n_chains), "feature": coords["feature"],
+                "factor": coords["factor"]},
+        attrs={"description": _MOMENTS_NOTE},
+    )
+
+
+def _kept_dataset(result: EngineResult, coords: dict[str, Any]) -> xr.Dataset:
+    kept = dict(result.prediction_draws or {})
+    sweep = np.asarray(kept.pop("draw"))
+    n_chains = np.asarray(kept["w0"]).shape[0]
+    dims = {"w0": [], "w": ["feature"], "v": ["feature", "factor"], "tau": []}
+    return xr.Dataset(
+        {k: (["chain", "draw", *dims[k]], np.asarray(a)) for k, a in kept.items()},
+        coords={"chain": np.arange(n_chains), "draw": sweep, "feature": coords["feature"],
+                "factor": coords["factor"]},
+        attrs={"description": "Draws kept for predictions; draw = post-warmup sweep number."},
+    )
+
+
+def prediction_group(dt: xr.DataTree) -> str:
+    """Name of the group whose draws make predictions: ``prediction_draws`` or ``posterior``."""
+    return PREDICTION_GROUP if PREDICTION_GROUP in dt.children else "posterior"
+
+
 def draws_from_datatree(dt: xr.DataTree, dtype: Any = None) -> FMDraws:
-    """Flatten ``(chain, draw)`` of the posterior into :class:`FMDraws` for prediction."""
-    post = dt["posterior"]
+    """Flatten ``(chain, draw)`` of the draws that predict into :class:`FMDraws`.
+
+    The posterior group, or for ``store="moments"`` fits the ``prediction_draws`` group.
+    """
+    post = dt[prediction_group(dt)]
 
     def get(name: str) -> jax.Array:
         a = np.asarray(post[name].values)
@@ -207,6 +274,52 @@ def draws_from_datatree(dt: xr.DataTree, dtype: Any = None) -> FMDraws:
 
     tau = get("tau") if "tau" in post.data_vars else None
     return FMDraws(get("w0"), get("w"), get("v"), tau)
+
+
+def posterior_moments(dt: xr.DataTree) -> xr.Dataset:
+    """Posterior mean and variance of ``w`` and ``v``, pooled over chains, in either store.
+
+    From the running moments of a ``store="moments"`` fit (every post-warmup sweep), else
+    from the stored draws. Variances are population variances (divisor: the number of
+    draws). ``v``'s moments are descriptive only: ``v`` is identified up to rotation and sign,
+    so its mean shrinks towards 0 when chains or draws differ by a rotation.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``w_mean, w_var`` (feature) and ``v_mean, v_var`` (feature, factor), float64.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az
+    >>> from bayesfm.results import posterior_moments
+    >>> rng = np.random.default_rng(0)
+    >>> dt = az.from_dict({"posterior": {"w": rng.normal(size=(2, 50, 3)),
+    ...                                  "v": rng.normal(size=(2, 50, 3, 2))}},
+    ...                   dims={"w": ["feature"], "v": ["feature", "factor"]})
+    >>> posterior_moments(dt)["v_var"].shape
+    (3, 2)
+    """
+    if MOMENTS_GROUP not in dt.children:
+        post = dt["posterior"].to_dataset()
+        out = {}
+        for name in ("w", "v"):
+            a = post[name].astype(np.float64)
+            out[f"{name}_mean"] = a.mean(("chain", "draw"))
+            out[f"{name}_var"] = a.var(("chain", "draw"))
+        return xr.Dataset(out)
+    m = dt[MOMENTS_GROUP].to_dataset()
+    n = m["n_sweeps"].astype(np.float64)
+    total = n.sum("chain")
+    out = {}
+    for name in ("w", "v"):
+        mean_c = m[f"{name}_mean"].astype(np.float64)
+        var_c = m[f"{name}_var"].astype(np.float64)
+        mean = (n * mean_c).sum("chain") / total
+        # Law of total variance over chains: within-chain plus between-chain spread.
+        out[f"{name}_mean"] = mean
+        out[f"{name}_var"] = (n * (var_c + (mean_c - mean) ** 2)).sum("chain") / total
+    return xr.Dataset(out)
 
 
 def _identifiable_dataset(dt: xr.DataTree) -> xr.Dataset:

@@ -3,6 +3,7 @@
     BAYESFM_DATA=/path/to/data python benchmarks/bench_myfm.py                # everything
     BAYESFM_DATA=... python benchmarks/bench_myfm.py --bench ml100k ml1m10 --json out.json
     python benchmarks/bench_myfm.py --bench scale [--scale-1e7]                # bayesfm only
+    python benchmarks/bench_myfm.py --bench scale --scale-1e7 --scale-rows 10000000
 
 Benchmarks (``--bench``, default all):
 
@@ -18,8 +19,9 @@ Benchmarks (``--bench``, default all):
     both libraries run both.
 ``scale``
     Synthetic one-hot rows (4 groups, Zipf-like feature popularity), rows 1e4..1e6 (1e7 with
-    ``--scale-1e7``), features 1e3..1e5: seconds per sweep of bayesfm alone, through
-    ``bayesfm.engines.gibbs.prepare_data/init/step`` directly, excluding compilation.
+    ``--scale-1e7``; ``--scale-rows`` picks row counts), features 1e3..1e5: seconds per sweep
+    of bayesfm alone, through ``bayesfm.engines.gibbs.prepare_data/init/step`` directly,
+    excluding compilation.
 
 Both libraries make 200 sweeps and average the predictions of the last 195: myFM's default
 (``n_kept_samples = n_iter - 5``), and ``num_warmup=5, num_samples=195, num_chains=1`` for
@@ -72,7 +74,7 @@ FOLDS = ("u1", "u2", "u3", "u4", "u5")
 SCALE_GRID = ((10_000, 1_000), (10_000, 10_000), (100_000, 1_000), (100_000, 10_000),
               (100_000, 100_000), (1_000_000, 1_000), (1_000_000, 10_000),
               (1_000_000, 100_000))
-SCALE_1E7 = ((10_000_000, 100_000),)
+SCALE_1E7 = ((10_000_000, 1_000), (10_000_000, 10_000), (10_000_000, 100_000))
 SCALE_GROUP_SHARES = (0.5, 0.3, 0.15, 0.05)
 
 
@@ -240,7 +242,7 @@ def _union(spans: list[tuple[float, float]], lo: float, hi: float) -> float:
 
 
 def child_bayesfm(job: dict[str, Any], grouped: bool, sweeps: int, burn: int,
-                  n_fits: int) -> dict[str, Any]:
+                  n_fits: int, store: str = "draws") -> dict[str, Any]:
     import warnings
 
     import jax
@@ -287,7 +289,7 @@ def child_bayesfm(job: dict[str, Any], grouped: bool, sweeps: int, burn: int,
         spans.clear()
         model = cls(rank=job["rank"], method="gibbs", num_warmup=burn,
                     num_samples=sweeps - burn, num_chains=1, random_state=0,
-                    log_likelihood=False, progress_bar=False)
+                    log_likelihood=False, progress_bar=False, store=store)
         wall0, t0, c0 = time.time(), time.perf_counter(), _cpu_s()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -354,15 +356,19 @@ def child_scale(n_rows: int, n_features: int, rank: int, min_time: float) -> dic
     state = jax.block_until_ready(step(state, data))
     t_first = time.perf_counter() - t0
     state = jax.block_until_ready(step(state, data))  # one more, uncounted
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), _cpu_s()
     while n < 3 or (n < 200 and time.perf_counter() - t0 < min_time):
         state = jax.block_until_ready(step(state, data))
         n += 1
-    t_loop = time.perf_counter() - t0
+    t_loop, c_loop = time.perf_counter() - t0, _cpu_s() - c0
+    # CPU seconds (user + system, all threads) depend less on the machine's load than wall
+    # time does: under a load of 10 on 2 cores a process gets a fraction of a core.
     return {"rows": n_rows, "features": int(groups.size), "groups": n_groups,
             "nnz": int(idx.size), "rank": rank, "prepare_data": t_prep,
             "first_sweep_incl_compile": t_first, "sweeps_timed": n,
             "sec_per_sweep": t_loop / n, "ns_per_nnz_rank": 1e9 * t_loop / n / idx.size / rank,
+            "cpu_per_sweep": c_loop / n,
+            "cpu_ns_per_nnz_rank": 1e9 * c_loop / n / idx.size / rank,
             "rss_before_prepare": rss0, "peak_rss": _peak_rss_mib(),
             "tau_finite": bool(np.isfinite(float(state.tau)))}
 
@@ -394,6 +400,8 @@ def _child_env(cache_dir: str | None) -> dict[str, str]:
 def run_bench(bench: str, args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     if bench == "scale":
         grid = list(SCALE_GRID) + (list(SCALE_1E7) if args.scale_1e7 else [])
+        if args.scale_rows:
+            grid = [(n, p) for n, p in grid if n in args.scale_rows]
         out = []
         for n_rows, n_features in grid:
             r = _spawn(["--only", "scale", "--rows", str(n_rows), "--features", str(n_features),
@@ -402,7 +410,8 @@ def run_bench(bench: str, args: argparse.Namespace, tmp: Path) -> list[dict[str,
             r.update(bench="scale")
             print(f"  scale N={n_rows:>9,} p={r['features']:>7,} nnz={r['nnz']:>10,}: "
                   f"{1e3 * r['sec_per_sweep']:8.1f} ms/sweep "
-                  f"({r['ns_per_nnz_rank']:.2f} ns per nnz x rank), first sweep incl. compile "
+                  f"({r['ns_per_nnz_rank']:.2f} ns per nnz x rank; CPU "
+                  f"{r['cpu_ns_per_nnz_rank']:.2f} ns), first sweep incl. compile "
                   f"{r['first_sweep_incl_compile']:.1f} s, prep {r['prepare_data']:.2f} s, "
                   f"peak RSS {r['peak_rss']:.0f} MiB", flush=True)
             out.append(r)
@@ -412,6 +421,7 @@ def run_bench(bench: str, args: argparse.Namespace, tmp: Path) -> list[dict[str,
         for setting, grouped in settings:
             row: dict[str, Any] = {"bench": bench, "split": split, "setting": setting}
             g = ["--grouped"] if grouped else []
+            g += ["--store", args.store]
             cache = tempfile.mkdtemp(prefix="bayesfm-jaxcache-", dir=tmp)
             row["bayesfm"] = _spawn(["--only", "bayesfm", "--job", str(path), *g,
                                      "--sweeps", str(args.sweeps), "--burn", str(args.burn),
@@ -423,7 +433,8 @@ def run_bench(bench: str, args: argparse.Namespace, tmp: Path) -> list[dict[str,
                      "--burn", str(args.burn), "--fits", "1"], _child_env(cache))
             shutil.rmtree(cache, ignore_errors=True)
             if not args.no_myfm:
-                row["myfm"] = _spawn(["--only", "myfm", "--job", str(path), *g,
+                row["myfm"] = _spawn(["--only", "myfm", "--job", str(path),
+                                      *(["--grouped"] if grouped else []),
                                       "--sweeps", str(args.sweeps)], _child_env(None))
             print("  " + _line(row), flush=True)
             rows.append(row)
@@ -497,11 +508,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     scale = [r for r in rows if r["bench"] == "scale"]
     if scale:
         out += ["", "| rows | features | nnz | rank | s / sweep | ns per nnz x rank "
+                "| CPU s / sweep | CPU ns per nnz x rank "
                 "| first sweep incl. compile | prepare_data | peak RSS | load |",
-                "|" + " --- |" * 10]
+                "|" + " --- |" * 12]
         for r in scale:
             out.append(f"| {r['rows']:,} | {r['features']:,} | {r['nnz']:,} | {r['rank']} "
                        f"| {r['sec_per_sweep']:.4f} | {r['ns_per_nnz_rank']:.2f} "
+                       f"| {r.get('cpu_per_sweep', float('nan')):.4f} "
+                       f"| {r.get('cpu_ns_per_nnz_rank', float('nan')):.2f} "
                        f"| {r['first_sweep_incl_compile']:.1f} s | {r['prepare_data']:.2f} s "
                        f"| {r['peak_rss']:.0f} MiB | {r['load_before'][0]:.2f} |")
     return "\n".join(out)
@@ -520,7 +534,11 @@ def main() -> None:
     ap.add_argument("--disk-cache-run", action="store_true",
                     help="also time bayesfm in a new process with a warm persistent cache")
     ap.add_argument("--no-myfm", action="store_true", help="bayesfm only")
+    ap.add_argument("--store", choices=("draws", "moments"), default="draws",
+                    help="bayesfm's memory mode (default: every draw)")
     ap.add_argument("--scale-1e7", action="store_true", help="add 1e7 rows to the scale series")
+    ap.add_argument("--scale-rows", type=int, nargs="+",
+                    help="scale: run only the grid points with these row counts")
     ap.add_argument("--scale-rank", type=int, default=10)
     ap.add_argument("--min-time", type=float, default=3.0,
                     help="scale: time sweeps for at least this many seconds")
@@ -543,7 +561,8 @@ def main() -> None:
         if args.only == "myfm":
             res = child_myfm(job, args.grouped, args.sweeps)
         else:
-            res = child_bayesfm(job, args.grouped, args.sweeps, args.burn, args.fits)
+            res = child_bayesfm(job, args.grouped, args.sweeps, args.burn, args.fits,
+                                args.store)
         print("RESULT " + json.dumps(res), flush=True)
         return
 

@@ -2,10 +2,13 @@
 
 from bayesfm.engines._common import (
     MODEL_SITES,
+    N_REF,
+    STORES,
     EngineResult,
     FitProblem,
     auto_progress_bar,
     enable_compilation_cache,
+    reference_rows,
 )
 from bayesfm.engines.gibbs_fit import fit_gibbs
 from bayesfm.engines.nuts import run_nuts
@@ -18,11 +21,14 @@ __all__ = [
     "GUIDES",
     "METHODS",
     "MODEL_SITES",
+    "N_REF",
+    "STORES",
     "EngineResult",
     "FitProblem",
     "auto_progress_bar",
     "enable_compilation_cache",
     "fit_gibbs",
+    "reference_rows",
     "run_nuts",
     "run_svi",
 ]

@@ -14,11 +14,30 @@ from bayesfm.data.design import Design
 from bayesfm.model import FMPriors
 
 __all__ = [
-    "FitProblem", "EngineResult", "MODEL_SITES", "auto_progress_bar", "enable_compilation_cache"
+    "FitProblem", "EngineResult", "MODEL_SITES", "N_REF", "STORES", "auto_progress_bar",
+    "enable_compilation_cache", "reference_rows",
 ]
 
 #: Sites every engine returns, in the model's own names.
 MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau")
+#: Memory modes: keep every (thinned) draw, or running moments plus a few draws (Gibbs).
+STORES = ("draws", "moments")
+#: Number of training rows whose predictions ``eta_ref`` are tracked for diagnostics.
+N_REF = 20
+
+
+def reference_rows(n_rows: int, n_ref: int = N_REF) -> np.ndarray:
+    """Return the fixed training rows whose scores ``eta_ref`` every fit tracks (sorted).
+
+    A fixed seed: the same rows whatever the engine or its seed.
+
+    Examples
+    --------
+    >>> reference_rows(5, 3).tolist() == sorted(reference_rows(5, 3).tolist())
+    True
+    """
+    rng = np.random.default_rng(20240229)
+    return np.sort(rng.choice(n_rows, size=min(n_ref, n_rows), replace=False))
 
 
 class FitProblem(NamedTuple):
@@ -69,12 +88,21 @@ class EngineResult(NamedTuple):
         Name of the engine that made the draws.
     extras : dict of str to ndarray
         Engine-specific traces, e.g. ``{"elbo": losses}`` for SVI.
+    posterior_moments : dict of str to ndarray, optional
+        ``store="moments"``: per-chain running moments (``n_sweeps`` of shape ``(chain,)``,
+        ``w_mean, w_var`` ``(chain, p)``, ``v_mean, v_var`` ``(chain, p, k)``); ``samples``
+        then holds no ``w`` or ``v`` but ``eta_ref``.
+    prediction_draws : dict of str to ndarray, optional
+        ``store="moments"``: the kept ``w0, w, v`` (and ``tau``) draws, ``(chain, kept, ...)``,
+        and ``draw``, their post-warmup sweep numbers.
     """
 
     samples: dict[str, np.ndarray]
     sample_stats: dict[str, np.ndarray]
     engine: str
     extras: dict[str, np.ndarray]
+    posterior_moments: dict[str, np.ndarray] | None = None
+    prediction_draws: dict[str, np.ndarray] | None = None
 
 
 def auto_progress_bar(progress_bar: bool | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 
-from bayesfm.engines._common import EngineResult, FitProblem
+from bayesfm.engines._common import EngineResult, FitProblem, reference_rows
 from bayesfm.engines.gibbs_kernel import run_gibbs
 
 __all__ = ["fit_gibbs"]
@@ -19,6 +19,8 @@ def fit_gibbs(
     num_chains: int = 2,
     thinning: int = 1,
     progress_bar: bool = True,
+    store: str = "draws",
+    max_kept: int = 100,
 ) -> EngineResult:
     """Draw from the FM posterior with the exact blocked Gibbs sampler (DESIGN section 3).
 
@@ -29,10 +31,30 @@ def fit_gibbs(
     rng_key : jax.Array
     num_warmup, num_samples, num_chains, thinning : int
     progress_bar : bool
+    store : {"draws", "moments"}
+        ``"moments"``: draws of the low-dimensional sites and of ``eta_ref`` (on
+        :func:`~bayesfm.engines.reference_rows`), running moments of ``w`` and ``v`` and at
+        most ``max_kept`` draws per chain for predictions (see
+        :class:`~bayesfm.engines.gibbs_kernel.FMGibbs`).
+    max_kept : int
 
     Returns
     -------
     EngineResult
+
+    Examples
+    --------
+    >>> import jax
+    >>> from bayesfm.data import from_sparse, simulate_fm
+    >>> from bayesfm.engines import FitProblem, fit_gibbs
+    >>> from bayesfm.model import FMPriors
+    >>> sim = simulate_fm(n_rows=60, group_sizes=(5, 4), rank=2, seed=0)
+    >>> design = from_sparse(sim.X, groups=sim.groups)
+    >>> problem = FitProblem(design, sim.y, "gaussian", 2, FMPriors(), None)
+    >>> res = fit_gibbs(problem, rng_key=jax.random.key(0), num_warmup=5, num_samples=20,
+    ...                 store="moments", max_kept=4, progress_bar=False)
+    >>> res.prediction_draws["v"].shape, "v" in res.samples
+    ((2, 4, 9, 2), False)
     """
     if problem.likelihood not in ("gaussian", "probit"):
         raise ValueError(
@@ -50,8 +72,11 @@ def fit_gibbs(
         n_groups=d.n_groups, rank=problem.rank, likelihood=problem.likelihood,
         sample_weight=problem.sample_weight, priors=problem.priors,
         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-        thinning=thinning, rng_key=rng_key, progress_bar=progress_bar,
+        thinning=thinning, rng_key=rng_key, progress_bar=progress_bar, store=store,
+        max_kept=max_kept, ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
     )
     samples = dict(samples)
     stats = {"log_likelihood": samples.pop("log_likelihood")}
-    return EngineResult(samples, stats, "gibbs", {})
+    moments = samples.pop("posterior_moments", None)
+    kept = samples.pop("prediction_draws", None)
+    return EngineResult(samples, stats, "gibbs", {}, moments, kept)
