@@ -84,7 +84,7 @@ class Design:
             raise ValueError(
                 f"X has {X.shape[1]} features, but the design has {self.n_features} features"
             )
-        indices, values = padded_rows(X)
+        indices, values = padded_rows(X, dtype=self.values.dtype)
         return dataclasses.replace(self, indices=indices, values=values)
 
     def take(self, rows: np.ndarray) -> Design:
@@ -153,7 +153,15 @@ def padded_rows(X: sp.csr_matrix, dtype: Any = np.float32) -> tuple[np.ndarray, 
     rows = np.repeat(np.arange(n), counts)
     cols = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
     indices[rows, cols] = X.indices
-    values[rows, cols] = X.data
+    with np.errstate(over="ignore"):
+        stored = X.data.astype(dtype)
+    if stored.size and not np.all(np.isfinite(stored)):
+        k = int(np.argmax(~np.isfinite(stored)))
+        raise ValueError(
+            f"X has the value {X.data[k]:.6g} at row {int(rows[k])}, column {int(X.indices[k])}, "
+            f"beyond the range of {np.dtype(dtype).name}; rescale the column"
+        )
+    values[rows, cols] = stored
     return indices, values
 
 
