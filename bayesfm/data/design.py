@@ -189,6 +189,12 @@ def _groups_to_codes(
         names = tuple(group_names) if group_names is not None else ("all",)
     else:
         arr = np.asarray(groups)
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)):
+                bad = int(np.argmax(~np.isfinite(arr)))
+                raise ValueError(f"groups contains {arr[bad]} at feature {bad}; give a label")
+            if np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
         if arr.shape != (n_features,):
             raise ValueError(
                 f"groups must give one group per feature: expected length {n_features}, "
