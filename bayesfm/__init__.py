@@ -12,7 +12,14 @@ Examples
 
 from bayesfm._version import __version__
 from bayesfm.data.simulate import simulate_fm
-from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor
+from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor, PrecisionWarning
 from bayesfm.persistence import load
 
-__all__ = ["BayesianFMClassifier", "BayesianFMRegressor", "__version__", "load", "simulate_fm"]
+__all__ = [
+    "BayesianFMClassifier",
+    "BayesianFMRegressor",
+    "PrecisionWarning",
+    "__version__",
+    "load",
+    "simulate_fm",
+]

@@ -5,6 +5,7 @@ Pure functions over arrays; the estimators call them with draws taken from the D
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
@@ -136,6 +137,8 @@ def summarize_predictions(
     """
     if kind not in ("mean", "predictive"):
         raise ValueError(f"unknown kind {kind!r}; valid: mean, predictive")
+    if prob is not None and (isinstance(prob, bool) or not isinstance(prob, numbers.Real)):
+        raise TypeError(f"prob must be a number in (0, 1), got {prob!r}")
     if prob is not None and not 0.0 < prob < 1.0:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
     predictive = kind == "predictive" and likelihood == "gaussian" and draws.tau is not None

@@ -84,7 +84,7 @@ class Design:
             raise ValueError(
                 f"X has {X.shape[1]} features, but the design has {self.n_features} features"
             )
-        indices, values = padded_rows(X)
+        indices, values = padded_rows(X, dtype=self.values.dtype)
         return dataclasses.replace(self, indices=indices, values=values)
 
     def take(self, rows: np.ndarray) -> Design:
@@ -153,7 +153,15 @@ def padded_rows(X: sp.csr_matrix, dtype: Any = np.float32) -> tuple[np.ndarray, 
     rows = np.repeat(np.arange(n), counts)
     cols = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
     indices[rows, cols] = X.indices
-    values[rows, cols] = X.data
+    with np.errstate(over="ignore"):
+        stored = X.data.astype(dtype)
+    if stored.size and not np.all(np.isfinite(stored)):
+        k = int(np.argmax(~np.isfinite(stored)))
+        raise ValueError(
+            f"X has the value {X.data[k]:.6g} at row {int(rows[k])}, column {int(X.indices[k])}, "
+            f"beyond the range of {np.dtype(dtype).name}; rescale the column"
+        )
+    values[rows, cols] = stored
     return indices, values
 
 
@@ -181,6 +189,12 @@ def _groups_to_codes(
         names = tuple(group_names) if group_names is not None else ("all",)
     else:
         arr = np.asarray(groups)
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(arr)):
+                bad = int(np.argmax(~np.isfinite(arr)))
+                raise ValueError(f"groups contains {arr[bad]} at feature {bad}; give a label")
+            if np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
         if arr.shape != (n_features,):
             raise ValueError(
                 f"groups must give one group per feature: expected length {n_features}, "

@@ -25,12 +25,24 @@ def _read_text(source: PathOrFile) -> tuple[str, str]:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"libFM file not found: {str(path)!r}")
-        return path.read_text(encoding="utf-8"), str(path)
+        return _decode(path.read_bytes(), str(path)), str(path)
     data = source.read()
     name = str(getattr(source, "name", "<file>"))
     if isinstance(data, bytes):
-        data = data.decode("utf-8")
+        data = _decode(data, name)
     return data, name
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """UTF-8 text of ``raw``, or a ``ValueError`` naming the line with the bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ValueError(
+            f"{name}, line {line}: byte {raw[err.start]:#04x} is not UTF-8 text; is this a "
+            "libFM text file?"
+        ) from None
 
 
 def _lines(text: str) -> list[tuple[int, list[str]]]:
@@ -143,8 +155,12 @@ def _parse(
 ) -> _Parsed:
     if n_features is not None and (int(n_features) != n_features or n_features < 1):
         raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+    if not isinstance(zero_based, bool | np.bool_):
+        raise TypeError(f"zero_based must be True or False, got {zero_based!r}")
     text, name = _read_text(source)
     lines = _lines(text)
+    if not lines:
+        raise ValueError(f"{name}: no data lines (the file is empty or holds only comments)")
     parsed = _fast_parse(lines, n_parts)
     if parsed is not None:
         y, counts, idx, vals, fields = parsed
@@ -208,8 +224,10 @@ def read_libfm(
         If the path does not exist.
     ValueError
         On a malformed line, a non-numeric or non-finite number, a negative or out-of-range
-        index, or an index repeated within a row; the message names the file, the 1-based line
-        number and the token.
+        index, an index repeated within a row, or bytes that are not UTF-8; the message names
+        the file, the 1-based line number and the token. Also for a file with no data lines.
+    TypeError
+        If ``zero_based`` is not a bool.
 
     Notes
     -----
