@@ -13,6 +13,14 @@ Examples
 from bayesfm._version import __version__
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor
+from bayesfm.estimators_ordinal import BayesianFMOrdinal
 from bayesfm.persistence import load
 
-__all__ = ["BayesianFMClassifier", "BayesianFMRegressor", "__version__", "load", "simulate_fm"]
+__all__ = [
+    "BayesianFMClassifier",
+    "BayesianFMOrdinal",
+    "BayesianFMRegressor",
+    "__version__",
+    "load",
+    "simulate_fm",
+]
