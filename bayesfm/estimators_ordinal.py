@@ -257,7 +257,7 @@ def _ordinal_codes(y: Any, n_rows: int, classes: Any) -> tuple[np.ndarray, np.nd
     if bad.any():
         row = int(np.argmax(bad))
         raise ValueError(
-            f"label {labels[row]!r} at row {row} is not one of the classes "
+            f"label {labels.tolist()[row]!r} at row {row} is not one of the classes "
             f"{class_arr.tolist()!r}"
         )
     return class_arr, codes
@@ -277,6 +277,6 @@ def _integer_labels(y: np.ndarray, name: str) -> np.ndarray:
         row = int(np.argmax(bad))
         raise ValueError(
             f"{name} must hold integer labels or ordered categories (pd.Categorical with "
-            f"ordered=True); got {y[row]!r} at position {row}"
+            f"ordered=True); got {y.tolist()[row]!r} at position {row}"
         )
     return np.asarray(y.tolist(), dtype=np.float64).astype(np.int64)

@@ -7,14 +7,21 @@ One sweep (DESIGN section 3, "Ordinal"):
    conditional *with the latent z integrated out*, ``prod_n P(y_n | yhat_n, cut) p(cut)``
    (Cowles 1996). Drawing the cutpoints given ``z`` instead confines each to the narrow gap
    between the neighbouring classes' latents, and the chain then barely moves.
-2. ``z_n ~ Normal(yhat_n, 1)`` truncated to ``(cut[y_n - 1], cut[y_n]]``. Steps 1-2 together
-   are one exact block update of ``(cut, z)`` given the FM parameters.
-3. The exact blocked Gibbs sweep of :mod:`bayesfm.engines.gibbs` on the residual ``z - yhat``
+2. A scale move, also with ``z`` integrated out: every quantity on the latent scale is
+   multiplied by ``s`` (``w0, w, mu_w, cut``; ``v, mu_v`` by ``sqrt(s)``, so that ``yhat``
+   scales by ``s``; ``lambda_w`` by ``s^-2`` and ``lambda_v`` by ``s^-1``), ``log s`` a
+   random-walk Metropolis step on the joint density times the Jacobian. Single-site updates
+   change the spread of the scores relative to the cutpoints only slowly (measured: cutpoint
+   ESS about 6% of the draws without this move); the move is a parameter-expanded
+   data-augmentation step (Liu and Wu 1999) in Metropolis form.
+3. ``z_n ~ Normal(yhat_n, 1)`` truncated to ``(cut[y_n - 1], cut[y_n]]``. Steps 1-3 together
+   are one exact block update given the rest.
+4. The exact blocked Gibbs sweep of :mod:`bayesfm.engines.gibbs` on the residual ``z - yhat``
    with unit noise precision, as for probit.
 
-The proposal scale of every cutpoint is adapted during warm-up (Robbins-Monro towards an
-acceptance rate of 0.44, the optimum for one-dimensional random walks) and frozen after it,
-so the kept draws come from a fixed, valid Metropolis kernel.
+The proposal scale of every cutpoint and of ``log s`` is adapted during warm-up
+(Robbins-Monro towards an acceptance rate of 0.44, the optimum for one-dimensional random
+walks) and frozen after it, so the kept draws come from a fixed, valid Metropolis kernel.
 """
 
 from __future__ import annotations
@@ -59,8 +66,9 @@ class OrdinalGibbsState(NamedTuple):
         FM parameters and caches; ``fm.z`` holds the latent utilities, ``fm.tau`` is 1.
     cutpoints : array of shape (C-1,)
         ``cutpoints[0] == 0``.
-    log_step : array of shape (max(C-2, 1),)
-        Log standard deviation of each free cutpoint's random-walk proposal.
+    log_step : array of shape (C-1,)
+        Log standard deviation of each free cutpoint's random-walk proposal, then that of
+        the scale move's ``log s``.
     accept : array of shape ()
         Fraction of the cutpoint proposals accepted in the last sweep (NaN when ``C = 2``:
         no free cutpoint).
@@ -160,9 +168,8 @@ def init(
     else:
         fm = fm_init(rng_key, data, rank=rank, n_groups=n_groups, likelihood="probit",
                      priors=priors, init_scale=init_scale, params=params)
-    n_free = max(n_classes - 2, 1)
     return OrdinalGibbsState(
-        fm=fm, cutpoints=cut, log_step=jnp.full(n_free, jnp.log(0.05), dtype),
+        fm=fm, cutpoints=cut, log_step=jnp.full(n_classes - 1, jnp.log(0.05), dtype),
         accept=jnp.asarray(jnp.nan, dtype), iteration=jnp.zeros((), jnp.int32),
         adapt_until=jnp.asarray(num_warmup, jnp.int32),
     )
@@ -202,11 +209,75 @@ def _update_cutpoints(
     return cut, log_step, n_acc / n_free
 
 
-def _sweep_ordinal(state: OrdinalGibbsState, data: GibbsData, priors: FMPriors) -> OrdinalGibbsState:
+def _log_prior_scaled(fm: GibbsState, cut: jax.Array, log_s: jax.Array, data: GibbsData,
+                      priors: FMPriors) -> jax.Array:
+    """Log prior of the parameters after the scale move by ``s``, plus its log Jacobian.
+
+    The conditional priors of ``w`` and ``v`` are invariant under the move (their means and
+    scales move with them) and cancel against their Jacobian, so only the top of the
+    hierarchy, ``w0`` and the cutpoints remain.
+    """
+    a0, b0, gamma0, mu0, reg0 = priors
+    s, n_groups, rank = jnp.exp(log_s), fm.mu_v.shape[0], fm.mu_v.shape[1]
+    lam_w, lam_v = fm.lambda_w / (s * s), fm.lambda_v / s
+    mu_w, mu_v = fm.mu_w * s, fm.mu_v * jnp.sqrt(s)
+
+    def normal(x: jax.Array, mean: Any, prec: jax.Array) -> jax.Array:
+        return jnp.sum(0.5 * jnp.log(prec) - 0.5 * prec * (x - mean) ** 2)
+
+    def gamma(lam: jax.Array) -> jax.Array:
+        return jnp.sum((a0 - 1.0) * jnp.log(lam) - b0 * lam)
+
+    lp = (normal(fm.w0 * s, 0.0, jnp.asarray(reg0)) + normal(mu_w, mu0, gamma0 * lam_w)
+          + normal(mu_v, mu0, gamma0 * lam_v) + gamma(lam_w) + gamma(lam_v)
+          + cutpoint_log_prior(cut * s))
+    # Jacobian of (w0, mu_w, lambda_w, mu_v, lambda_v, free cutpoints); w and v cancel.
+    n_free = cut.shape[0] - 1
+    log_jac = log_s * (1 + n_groups - 2 * n_groups + 0.5 * n_groups * rank
+                       - n_groups * rank + n_free)
+    return lp + log_jac
+
+
+def _scale_move(
+    key: jax.Array, state: OrdinalGibbsState, fm: GibbsState, cut: jax.Array, yhat: jax.Array,
+    data: GibbsData, priors: FMPriors,
+) -> tuple[GibbsState, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Metropolis step on ``log s`` (see the module docstring); returns the moved state."""
+    dtype = yhat.dtype
+    k_noise, k_u = jax.random.split(key)
+    log_step = state.log_step[-1]
+    log_s = jnp.exp(log_step) * jax.random.normal(k_noise, (), dtype)
+
+    def target(ls: jax.Array) -> jax.Array:
+        s = jnp.exp(ls)
+        return (jnp.sum(ordinal_log_prob(yhat * s, data.y, cut * s))
+                + _log_prior_scaled(fm, cut, ls, data, priors))
+
+    log_ratio = target(log_s) - target(jnp.zeros((), dtype))
+    log_ratio = jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
+    u = jax.random.uniform(k_u, (), dtype, minval=jnp.finfo(dtype).tiny)
+    ok = jnp.log(u) < log_ratio
+    adapting = state.iteration < state.adapt_until
+    rate = (state.iteration.astype(dtype) + 1.0) ** -0.6
+    adapt = jnp.exp(jnp.minimum(log_ratio, 0.0)) - TARGET_ACCEPT
+    log_step = log_step + jnp.where(adapting, rate * adapt, 0.0)
+    s = jnp.where(ok, jnp.exp(log_s), 1.0)
+    r = jnp.sqrt(s)
+    fm = fm._replace(w0=fm.w0 * s, w=fm.w * s, v=fm.v * r, mu_w=fm.mu_w * s,
+                     lambda_w=fm.lambda_w / (s * s), mu_v=fm.mu_v * r,
+                     lambda_v=fm.lambda_v / s, q=fm.q * r)
+    return fm, cut * s, yhat * s, log_step, ok.astype(dtype)
+
+
+def _sweep_ordinal(
+    state: OrdinalGibbsState, data: GibbsData, priors: FMPriors
+) -> OrdinalGibbsState:
     fm = state.fm
-    key, k_cut, k_z = jax.random.split(fm.rng_key, 3)
+    key, k_cut, k_scale, k_z = jax.random.split(fm.rng_key, 4)
     yhat = fm.z - fm.e
     cut, log_step, accept = _update_cutpoints(k_cut, state, yhat, data.y)
+    fm, cut, yhat, log_step_s, _ = _scale_move(k_scale, state, fm, cut, yhat, data, priors)
+    log_step = log_step.at[-1].set(log_step_s)
     # z | cut, yhat: truncated to the interval of its class.
     code = data.y.astype(jnp.int32)
     inf = jnp.asarray(jnp.inf, cut.dtype)
