@@ -214,8 +214,8 @@ def test_predictions_are_consistent(fitted, small):
     assert 0.0 <= fitted.score(X, small.y[:30]) <= 1.0
 
 
-def test_ordered_categories_are_the_classes():
-    sim = simulate_fm(150, group_sizes=(6, 5), rank=2, task="ordinal", seed=4)
+def test_ordered_categories_are_the_classes(small):
+    sim = small  # the shapes of the shared fit: the compiled sweep is reused
     names = np.array(["low", "mid", "high", "top"])
     y = pd.Series(pd.Categorical(names[sim.y], categories=list(names), ordered=True))
     with pytest.warns(Warning):  # 30 draws: not converged
@@ -274,8 +274,8 @@ def test_save_load_is_bit_identical(fitted, small, tmp_path):
     pd.testing.assert_frame_equal(fitted.summary(), loaded.summary(), check_exact=True)
 
 
-def test_save_load_keeps_text_classes(tmp_path):
-    sim = simulate_fm(100, group_sizes=(5, 4), rank=2, task="ordinal", seed=5)
+def test_save_load_keeps_text_classes(small, tmp_path):
+    sim = small
     y = pd.Categorical(np.array(["d", "c", "b", "a"])[sim.y], categories=["d", "c", "b", "a"],
                        ordered=True)
     with pytest.warns(Warning):  # 30 draws: not converged
