@@ -114,11 +114,19 @@ def truncnorm_between(uniform: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.A
     return jnp.where(flip, -x, x)
 
 
-def _initial_cutpoints(y: jax.Array, n_classes: int) -> tuple[jax.Array, jax.Array]:
-    """Cutpoints and bias matching the class frequencies (smoothed by one row per class)."""
+def _initial_cutpoints(y: jax.Array, n_classes: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Cutpoints and bias matching the class frequencies (smoothed by one row per class).
+
+    Also the initial log proposal scales: a cutpoint is pinned down by the rows of its two
+    neighbouring classes, the common scale by all rows, so their posterior sds shrink like
+    one over the square root of those counts (warm-up then tunes them).
+    """
     counts = jnp.zeros(n_classes, y.dtype).at[y.astype(jnp.int32)].add(1.0) + 1.0
     quantiles = ndtri(jnp.cumsum(counts)[:-1] / counts.sum())
-    return quantiles - quantiles[0], -quantiles[0]
+    step_cut = 2.0 * lax.rsqrt(counts[1:-1] + counts[2:])
+    step_scale = 2.0 * lax.rsqrt(counts.sum())[None]
+    log_step = jnp.log(jnp.minimum(jnp.concatenate([step_cut, step_scale]), 0.5))
+    return quantiles - quantiles[0], -quantiles[0], log_step
 
 
 @partial(jax.jit, static_argnames=("rank", "n_groups", "n_classes", "priors"))
@@ -158,7 +166,7 @@ def init(
     params = dict(params or {})
     params.pop("log_likelihood", None)
     params.pop("acceptance_rate", None)
-    cut0, w0 = _initial_cutpoints(data.y, n_classes)
+    cut0, w0, log_step = _initial_cutpoints(data.y, n_classes)
     cut = jnp.asarray(params.pop("cutpoints", cut0), dtype).reshape(n_classes - 1)
     if not params:
         fm = fm_init(rng_key, data, rank=rank, n_groups=n_groups, likelihood="probit",
@@ -169,7 +177,7 @@ def init(
         fm = fm_init(rng_key, data, rank=rank, n_groups=n_groups, likelihood="probit",
                      priors=priors, init_scale=init_scale, params=params)
     return OrdinalGibbsState(
-        fm=fm, cutpoints=cut, log_step=jnp.full(n_classes - 1, jnp.log(0.05), dtype),
+        fm=fm, cutpoints=cut, log_step=log_step.astype(dtype),
         accept=jnp.asarray(jnp.nan, dtype), iteration=jnp.zeros((), jnp.int32),
         adapt_until=jnp.asarray(num_warmup, jnp.int32),
     )
