@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import arviz as az
 import jax
 import jax.numpy as jnp
@@ -12,6 +14,7 @@ from numpyro.infer import MCMC, NUTS, Predictive, init_to_uniform
 from scipy.special import log_ndtr as np_log_ndtr
 from scipy.special import ndtr
 from scipy.stats import truncnorm
+from sklearn.exceptions import ConvergenceWarning
 
 import bayesfm
 from bayesfm import BayesianFMOrdinal, simulate_fm
@@ -140,7 +143,9 @@ def test_run_gibbs_ordinal_returns_sites_and_acceptance(small):
 # scores are identified (the first cutpoint is fixed), so both samplers must agree on their
 # posterior means within 3 Monte Carlo standard errors (0.3% false-alarm rate per row for
 # correct samplers; seeds fixed) and on their sds within 15% (about 4 Monte Carlo errors of a
-# sd at NUTS ESS ~ 400; a wrong cutpoint or latent update moves them by more).
+# sd at NUTS ESS ~ 400; a wrong cutpoint or latent update moves them by more). Slow: 4.5 min
+# on two loaded cores (NUTS through the ordinal likelihood dominates).
+@pytest.mark.slow
 def test_gibbs_agrees_with_nuts_on_ordinal_data(x64):
     sim = simulate_fm(510, group_sizes=(12, 12), rank=2, task="ordinal", seed=0)
     d = from_sparse(sim.X[:500], groups=sim.groups, dtype=np.float64)
@@ -178,7 +183,11 @@ def test_gibbs_recovers_the_planted_ordinal_model():
     sim = simulate_fm(2000, group_sizes=(40, 30, 10), rank=4, task="ordinal", seed=0)
     fm = BayesianFMOrdinal(rank=4, num_warmup=500, num_samples=500, num_chains=2,
                            random_state=0, progress_bar=False)
-    fm.fit(sim.X[:1500], sim.y[:1500], groups=sim.groups)
+    with warnings.catch_warnings():
+        # 1000 draws leave some hyperparameters below ESS 100 (the latent augmentation mixes
+        # more slowly than the Gaussian sweep); this test is about recovery, not run length.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fm.fit(sim.X[:1500], sim.y[:1500], groups=sim.groups)
     expected = sim.prob[1500:] @ np.arange(4)
     bounds = fm.predict_interval(sim.X[1500:], prob=0.9)
     cover = np.mean((bounds[:, 0] <= expected) & (expected <= bounds[:, 1]))
