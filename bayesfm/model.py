@@ -101,6 +101,8 @@ def _observation_dist(
     eta: jax.Array, likelihood: str, tau: jax.Array | None, cutpoints: jax.Array | None = None
 ) -> dist.Distribution:
     if likelihood == "ordinal":
+        if cutpoints is None:
+            raise ValueError("the ordinal likelihood needs cutpoints")
         return OrderedProbit(eta, cutpoints)
     if likelihood == "gaussian":
         return dist.Normal(eta, jax.lax.rsqrt(tau))
@@ -235,7 +237,7 @@ def _fm_body(
         )
 
     tau = numpyro.sample("tau", dist.Gamma(a0, b0)) if likelihood == "gaussian" else None
-    cutpoints = sample_cutpoints(int(n_classes)) if likelihood == "ordinal" else None
+    cutpoints = sample_cutpoints(int(n_classes or 0)) if likelihood == "ordinal" else None
 
     with numpyro.plate("obs", n_rows, subsample_size=subsample_size, dim=-1) as rows:
         idx = indices[rows] if subsample_size is not None else indices

@@ -188,7 +188,7 @@ def to_datatree(
         "bayesfm_version": __version__,
         "likelihood": problem.likelihood,
         "rank": problem.rank,
-        **({"n_classes": int(problem.n_classes)} if problem.likelihood == "ordinal" else {}),
+        **({"n_classes": int(problem.n_classes or 0)} if problem.likelihood == "ordinal" else {}),
         **{f"prior_{k}": float(v) for k, v in problem.priors._asdict().items()},
         **(attrs or {}),
     }

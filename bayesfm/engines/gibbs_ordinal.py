@@ -282,6 +282,7 @@ def _sweep_ordinal(
 ) -> OrdinalGibbsState:
     fm = state.fm
     key, k_cut, k_scale, k_z = jax.random.split(fm.rng_key, 4)
+    assert fm.z is not None  # init() always sets the latents
     yhat = fm.z - fm.e
     cut, log_step, accept = _update_cutpoints(k_cut, state, yhat, data.y)
     fm, cut, yhat, log_step_s, _ = _scale_move(k_scale, state, fm, cut, yhat, data, priors)
@@ -349,6 +350,7 @@ class OrdinalKernelState(NamedTuple):
         chain = self.chain
         out = {name: getattr(chain.fm, name) for name in _SITES}
         out["cutpoints"] = chain.cutpoints
+        assert chain.fm.z is not None
         yhat = chain.fm.z - chain.fm.e
         cut = chain.cutpoints
         if yhat.ndim > 1:  # vectorised chains
