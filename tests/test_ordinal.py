@@ -293,3 +293,15 @@ def test_save_load_keeps_text_classes(small, tmp_path):
     loaded = bayesfm.load(tmp_path / "t.bayesfm")
     assert loaded.classes_.tolist() == ["d", "c", "b", "a"]
     np.testing.assert_array_equal(loaded.predict(sim.X), fm.predict(sim.X))
+
+
+def test_svi_fits_the_same_model(small):
+    fm = BayesianFMOrdinal(method="svi", rank=2, svi_steps=250, num_samples=50,
+                           random_state=0, progress_bar=False)
+    fm.fit(small.X, small.y, groups=small.groups)
+    post = fm.idata_["posterior"]
+    assert "tau" not in post and post["cutpoints"].shape == (1, 50, 3)
+    cut = post["cutpoints"].values
+    assert np.all(cut[..., 0] == 0) and np.all(np.diff(cut, axis=-1) > 0)
+    assert fm.idata_["log_likelihood"]["y"].shape == (1, 50, 200)
+    np.testing.assert_allclose(fm.predict_proba(small.X[:5]).sum(1), 1.0)
