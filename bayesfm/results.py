@@ -48,7 +48,6 @@ DIMS: dict[str, list[str]] = {
     "lambda_v": ["group", "factor"],
     "tau": [],
     "cutpoints": ["cutpoint"],
-    "cut_gaps": ["cutpoint_gap"],
     "eta_ref": ["ref_obs"],
     "y": ["obs"],
     "group_of_feature": ["feature"],

@@ -143,7 +143,7 @@ def test_run_gibbs_ordinal_returns_sites_and_acceptance(small):
 # scores are identified (the first cutpoint is fixed), so both samplers must agree on their
 # posterior means within 3 Monte Carlo standard errors (0.3% false-alarm rate per row for
 # correct samplers; seeds fixed) and on their sds within 15% (about 4 Monte Carlo errors of a
-# sd at NUTS ESS ~ 400; a wrong cutpoint or latent update moves them by more). Slow: 4.5 min
+# sd at NUTS ESS ~ 400; a wrong cutpoint or latent update moves them by more). Slow: 2.5-4.5 min
 # on two loaded cores (NUTS through the ordinal likelihood dominates).
 @pytest.mark.slow
 def test_gibbs_agrees_with_nuts_on_ordinal_data(x64):
