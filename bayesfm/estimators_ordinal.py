@@ -199,6 +199,54 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
             out[:, sl] = class_probabilities(np.asarray(eta, np.float64), cut) @ values
         return out
 
+    def sample_posterior_predictive(
+        self, X: Any, num_draws: int | None = None, random_state: Any = None
+    ) -> np.ndarray:
+        """Replicated labels for the rows of ``X``: one class drawn per posterior draw and row.
+
+        Parameters
+        ----------
+        X : sparse matrix, array-like or DataFrame
+        num_draws : int, optional
+            Use this many posterior draws, picked at random without replacement; default all.
+        random_state : int, numpy Generator or None
+            Seed of the draw choice and of the simulated classes.
+
+        Returns
+        -------
+        ndarray of shape (num_draws, n_rows)
+            Labels from ``classes_``.
+
+        Examples
+        --------
+        >>> y_rep = fm.sample_posterior_predictive(X, num_draws=100)  # doctest: +SKIP
+        """
+        from bayesfm.cutpoints import class_probabilities
+
+        check_is_fitted(self, "idata_")
+        design = self._design(X, reset=False)
+        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
+        total = int(draws.w0.shape[0])
+        rng = np.random.default_rng(random_state)
+        keep = np.arange(total)
+        if num_draws is not None:
+            if isinstance(num_draws, bool) or not isinstance(num_draws, int) or num_draws < 1:
+                raise ValueError(f"num_draws must be a positive integer, got {num_draws!r}")
+            if num_draws > total:
+                raise ValueError(f"num_draws={num_draws}, but the fit holds {total} draws")
+            keep = np.sort(rng.choice(total, size=num_draws, replace=False))
+            draws = draws._replace(**{k: None if a is None else a[keep]
+                                      for k, a in draws._asdict().items()})
+        cut = np.asarray(draws.cutpoints, dtype=np.float64)
+        rows = chunk_size(len(keep), max(design.max_nnz, len(self.classes_)),
+                          int(draws.v.shape[-1]))
+        out = np.empty((len(keep), design.n_rows), dtype=np.int64)
+        for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
+            cdf = np.cumsum(class_probabilities(np.asarray(eta, np.float64), cut), axis=-1)
+            u = rng.uniform(size=cdf.shape[:-1])
+            out[:, sl] = np.minimum((cdf < u[..., None]).sum(axis=-1), len(self.classes_) - 1)
+        return self.classes_[out]
+
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy of :meth:`predict`; labels outside ``classes_`` raise ``ValueError``."""
         check_is_fitted(self, "idata_")

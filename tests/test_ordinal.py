@@ -221,6 +221,14 @@ def test_predictions_are_consistent(fitted, small):
     assert np.all(proba[:, 4] < 0.2) and np.all(proba[:, 4] > 0)
     assert fitted.idata_["posterior"]["cutpoints"].dims == ("chain", "draw", "cutpoint")
     assert 0.0 <= fitted.score(X, small.y[:30]) <= 1.0
+    # Replicated labels follow the predictive probabilities: 6000 draws per row give each
+    # frequency a standard error below 0.007, so 0.03 is over 4 of them.
+    y_rep = fitted.sample_posterior_predictive(X[:3], random_state=0)
+    y_rep = np.concatenate([y_rep] + [fitted.sample_posterior_predictive(X[:3], random_state=s)
+                                      for s in range(1, 200)])
+    freq = np.stack([(y_rep == c).mean(0) for c in fitted.classes_], axis=1)
+    np.testing.assert_allclose(freq, proba[:3], atol=0.03)
+    assert fitted.sample_posterior_predictive(X, num_draws=7, random_state=1).shape == (7, 30)
 
 
 def test_ordered_categories_are_the_classes(small):
