@@ -13,10 +13,12 @@ Examples
 from bayesfm._version import __version__
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor, PrecisionWarning
+from bayesfm.estimators_ordinal import BayesianFMOrdinal
 from bayesfm.persistence import load
 
 __all__ = [
     "BayesianFMClassifier",
+    "BayesianFMOrdinal",
     "BayesianFMRegressor",
     "PrecisionWarning",
     "__version__",

@@ -246,6 +246,11 @@ class _BaseBayesianFM(BaseEstimator):
         return sw
 
     # -- fitting ---------------------------------------------------------------------------
+    def _make_problem(
+        self, design: Design, y: np.ndarray, priors: FMPriors, sw: np.ndarray | None
+    ) -> FitProblem:
+        return FitProblem(design, y, self._likelihood, int(self.rank), priors, sw)
+
     def fit(
         self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None
     ) -> Self:
@@ -273,7 +278,7 @@ class _BaseBayesianFM(BaseEstimator):
         design = self._design(X, reset=True, groups=groups)
         y_arr = self._check_y(y, design.n_rows)
         sw = self._check_sample_weight(sample_weight, design.n_rows)
-        problem = FitProblem(design, y_arr, self._likelihood, int(self.rank), priors, sw)
+        problem = self._make_problem(design, y_arr, priors, sw)
         rs = check_random_state(self.random_state)
         key = jax.random.key(int(rs.randint(np.iinfo(np.int32).max)))
         progress = auto_progress_bar(self.progress_bar)

@@ -1,7 +1,8 @@
 """The Bayesian factorization machine as one NumPyro model (DESIGN section 1).
 
 Sites (fixed names): ``w0``, ``w``, ``v``, ``mu_w``, ``lambda_w``, ``mu_v``, ``lambda_v``,
-``tau`` (Gaussian likelihood only) and the observed ``y``. Plates (fixed names): ``obs``,
+``tau`` (Gaussian likelihood only), ``cut_gaps`` and ``cutpoints`` (ordinal only, see
+:mod:`bayesfm.cutpoints`) and the observed ``y``. Plates (fixed names): ``obs``,
 ``feature``, ``group``; the ``factor`` axis of ``v``, ``mu_v`` and ``lambda_v`` is an event
 dimension (so each plate keeps one dim, as autoguides require) and is labelled ``factor`` in
 the results.
@@ -18,6 +19,8 @@ import numpyro.distributions as dist
 from jax.scipy.special import log_ndtr
 from numpyro.infer.reparam import LocScaleReparam
 
+from bayesfm.cutpoints import OrderedProbit, sample_cutpoints
+
 __all__ = [
     "FMPriors",
     "LIKELIHOODS",
@@ -29,7 +32,7 @@ __all__ = [
     "log_likelihood",
 ]
 
-LIKELIHOODS = ("gaussian", "probit", "logit")
+LIKELIHOODS = ("gaussian", "probit", "logit", "ordinal")
 PARAMETERIZATIONS = ("centered", "noncentered")
 
 
@@ -94,7 +97,13 @@ def probit_logits(eta: jax.Array) -> jax.Array:
     return log_ndtr(eta) - log_ndtr(-eta)
 
 
-def _observation_dist(eta: jax.Array, likelihood: str, tau: jax.Array | None) -> dist.Distribution:
+def _observation_dist(
+    eta: jax.Array, likelihood: str, tau: jax.Array | None, cutpoints: jax.Array | None = None
+) -> dist.Distribution:
+    if likelihood == "ordinal":
+        if cutpoints is None:
+            raise ValueError("the ordinal likelihood needs cutpoints")
+        return OrderedProbit(eta, cutpoints)
     if likelihood == "gaussian":
         return dist.Normal(eta, jax.lax.rsqrt(tau))
     logits = probit_logits(eta) if likelihood == "probit" else eta
@@ -107,13 +116,16 @@ def log_likelihood(
     likelihood: str,
     tau: jax.Array | None = None,
     weight: jax.Array | None = None,
+    cutpoints: jax.Array | None = None,
 ) -> jax.Array:
     """Pointwise log likelihood of ``y`` given scores ``eta``, times the row weights.
+
+    ``cutpoints`` (``(..., C-1)``) is needed by the ordinal likelihood only.
 
     Weights are frequency weights: a row of weight 2 counts as that row twice, so the
     Gaussian conditional of ``tau`` is ``Gamma(a0 + sum s/2, b0 + sum s e^2/2)``.
     """
-    lp = _observation_dist(eta, likelihood, tau).log_prob(y)
+    lp = _observation_dist(eta, likelihood, tau, cutpoints).log_prob(y)
     return lp if weight is None else lp * weight
 
 
@@ -130,6 +142,7 @@ def fm_model(
     priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
     parameterization: str = "centered",
     subsample_size: int | None = None,
+    n_classes: int | None = None,
 ) -> None:
     """NumPyro model of the Bayesian FM with grouped Normal-Gamma priors.
 
@@ -142,7 +155,9 @@ def fm_model(
         Observations; ``None`` samples them (prior or posterior predictive).
     n_groups, rank : int
         Number of groups ``G`` and factor rank ``k``.
-    likelihood : {"gaussian", "probit", "logit"}
+    likelihood : {"gaussian", "probit", "logit", "ordinal"}
+        ``"ordinal"`` is the ordered probit of :mod:`bayesfm.cutpoints` (``y`` holds class
+        codes ``0 .. n_classes-1``).
     sample_weight : array of shape (N,), optional
         Non-negative frequency weights: each row's log likelihood is multiplied by its
         weight (a weight of 2 is the row twice; 0 drops it).
@@ -152,6 +167,8 @@ def fm_model(
         names, so results look the same.
     subsample_size : int, optional
         Minibatch size for SVI; the likelihood is rescaled by ``N / subsample_size``.
+    n_classes : int, optional
+        Number of ordered classes ``C >= 2`` (ordinal likelihood only).
 
     Examples
     --------
@@ -170,14 +187,16 @@ def fm_model(
         raise ValueError(
             f"unknown parameterization {parameterization!r}; valid: {', '.join(PARAMETERIZATIONS)}"
         )
+    if likelihood == "ordinal" and (n_classes is None or n_classes < 2):
+        raise ValueError(f"likelihood='ordinal' needs n_classes >= 2, got {n_classes!r}")
     if parameterization == "noncentered":
         config = {"w": LocScaleReparam(0.0), "v": LocScaleReparam(0.0)}
         with numpyro.handlers.reparam(config=config):
             _fm_body(indices, values, group_of_feature, y, n_groups, rank, likelihood,
-                     sample_weight, priors, subsample_size)
+                     sample_weight, priors, subsample_size, n_classes)
     else:
         _fm_body(indices, values, group_of_feature, y, n_groups, rank, likelihood,
-                 sample_weight, priors, subsample_size)
+                 sample_weight, priors, subsample_size, n_classes)
 
 
 def _fm_body(
@@ -191,6 +210,7 @@ def _fm_body(
     sample_weight: Any,
     priors: FMPriors,
     subsample_size: int | None,
+    n_classes: int | None = None,
 ) -> None:
     a0, b0, gamma0, mu0, reg0 = priors
     n_features = group_of_feature.shape[0]
@@ -217,6 +237,7 @@ def _fm_body(
         )
 
     tau = numpyro.sample("tau", dist.Gamma(a0, b0)) if likelihood == "gaussian" else None
+    cutpoints = sample_cutpoints(int(n_classes or 0)) if likelihood == "ordinal" else None
 
     with numpyro.plate("obs", n_rows, subsample_size=subsample_size, dim=-1) as rows:
         idx = indices[rows] if subsample_size is not None else indices
@@ -225,7 +246,7 @@ def _fm_body(
         obs = None
         if y is not None:
             obs = y[rows] if subsample_size is not None else y
-        d = _observation_dist(eta, likelihood, tau)
+        d = _observation_dist(eta, likelihood, tau, cutpoints)
         if sample_weight is None:
             numpyro.sample("y", d, obs=obs)
         else:

@@ -39,6 +39,7 @@ from bayesfm._version import __version__
 from bayesfm.data.design import Design
 from bayesfm.data.encoder import FMEncoder
 from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor, _BaseBayesianFM
+from bayesfm.estimators_ordinal import BayesianFMOrdinal
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "ModelFileError", "load", "save_model"]
 
@@ -47,11 +48,12 @@ MAGIC = b"\x89BAYESFM\r\n\x1a\n"
 #: Version of the container layout written by this bayesfm; :func:`load` reads up to it.
 FORMAT_VERSION = 1
 
-type FMEstimator = BayesianFMRegressor | BayesianFMClassifier
+type FMEstimator = BayesianFMRegressor | BayesianFMClassifier | BayesianFMOrdinal
 
 _ESTIMATORS: dict[str, type[FMEstimator]] = {
     "BayesianFMRegressor": BayesianFMRegressor,
     "BayesianFMClassifier": BayesianFMClassifier,
+    "BayesianFMOrdinal": BayesianFMOrdinal,
 }
 _FITTED = frozenset({
     "idata_", "design_template_", "encoder_", "n_features_in_", "feature_names_in_",
@@ -363,7 +365,7 @@ def _restore(config: dict[str, Any], tree: xr.DataTree) -> FMEstimator:
         fitted["feature_names_in_"] = np.asarray(config["feature_names_in"], dtype=object)
     if config["classes"] is not None:
         fitted["classes_"] = np.asarray(config["classes"]["values"],
-                                        dtype=_dtype(config["classes"]["dtype"], "biu"))
+                                        dtype=_dtype(config["classes"]["dtype"], "biufU"))
     model = cls(**config["params"])
     for name, value in fitted.items():
         setattr(model, name, value)

@@ -37,12 +37,15 @@ class FMDraws(NamedTuple):
     w : array of shape (S, p)
     v : array of shape (S, p, k)
     tau : array of shape (S,) or None
+    cutpoints : array of shape (S, C-1) or None
+        Ordinal likelihood only.
     """
 
     w0: jax.Array
     w: jax.Array
     v: jax.Array
     tau: jax.Array | None
+    cutpoints: jax.Array | None = None
 
 
 class PredictiveSummary(NamedTuple):
@@ -73,6 +76,7 @@ def chunk_size(n_draws: int, width: int, rank: int, budget_bytes: int = 256 * 2*
 
 @jax.jit
 def _eta_block(draws: FMDraws, indices: jax.Array, values: jax.Array) -> jax.Array:
+    draws = draws._replace(cutpoints=None)  # one compiled program whatever the likelihood
     return jax.vmap(lambda w0, w, v: fm_predict(w0, w, v, indices, values))(
         draws.w0, draws.w, draws.v
     )

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Quantities on which convergence is judged.
-IDENTIFIABLE = ("w0", "w", "mu_w", "lambda_w", "tau", "eta_ref", "log_likelihood")
+IDENTIFIABLE = ("w0", "w", "mu_w", "lambda_w", "tau", "cutpoints", "eta_ref", "log_likelihood")
 
 #: Dimension names of every variable (after the sample dims chain, draw).
 DIMS: dict[str, list[str]] = {
@@ -56,6 +56,7 @@ DIMS: dict[str, list[str]] = {
     "mu_v": ["group", "factor"],
     "lambda_v": ["group", "factor"],
     "tau": [],
+    "cutpoints": ["cutpoint"],
     "eta_ref": ["ref_obs"],
     "y": ["obs"],
     "group_of_feature": ["feature"],
@@ -101,7 +102,7 @@ def _pointwise_log_lik(
         weight = None
         if problem.sample_weight is not None:
             weight = jnp.asarray(problem.sample_weight[sl], dtype=eta.dtype)
-        ll = np.asarray(_log_lik_jit(eta, y, problem.likelihood, tau, weight))
+        ll = np.asarray(_log_lik_jit(eta, y, problem.likelihood, tau, weight, draws.cutpoints))
         total += ll.sum(axis=1)
         if full is not None:
             full[:, sl] = ll
@@ -166,6 +167,7 @@ def to_datatree(
             jnp.asarray(_flat(samples["w"])),
             jnp.asarray(_flat(samples["v"])),
             jnp.asarray(_flat(samples["tau"])) if "tau" in samples else None,
+            jnp.asarray(_flat(samples["cutpoints"])) if "cutpoints" in samples else None,
         )
         eta_ref = next(eta_chunks(draws, ref_idx, ref_val, len(ref)))[1]
         samples["eta_ref"] = np.asarray(eta_ref).reshape(n_chains, n_draws, -1)
@@ -207,11 +209,14 @@ def to_datatree(
         "obs": np.arange(d.n_rows),
         "ref_obs": ref,
     }
+    if "cutpoints" in samples:
+        coords["cutpoint"] = np.arange(samples["cutpoints"].shape[-1])
     all_attrs = {
         "engine": result.engine,
         "bayesfm_version": __version__,
         "likelihood": problem.likelihood,
         "rank": problem.rank,
+        **({"n_classes": int(problem.n_classes or 0)} if problem.likelihood == "ordinal" else {}),
         **{f"prior_{k}": float(v) for k, v in problem.priors._asdict().items()},
         **(attrs or {}),
     }
@@ -273,7 +278,8 @@ def draws_from_datatree(dt: xr.DataTree, dtype: Any = None) -> FMDraws:
         return jnp.asarray(a, dtype=dtype) if dtype is not None else jnp.asarray(a)
 
     tau = get("tau") if "tau" in post.data_vars else None
-    return FMDraws(get("w0"), get("w"), get("v"), tau)
+    cut = get("cutpoints") if "cutpoints" in post.data_vars else None
+    return FMDraws(get("w0"), get("w"), get("v"), tau, cut)
 
 
 def posterior_moments(dt: xr.DataTree) -> xr.Dataset:
@@ -326,6 +332,12 @@ def _identifiable_dataset(dt: xr.DataTree) -> xr.Dataset:
     post = dt["posterior"].to_dataset()
     names = [n for n in IDENTIFIABLE if n in post.data_vars]
     ds = post[names]
+    if "cutpoints" in names:
+        # cutpoints[0] = 0 is fixed (bayesfm.cutpoints): only the free ones are checked.
+        free = ds["cutpoints"].isel(cutpoint=slice(1, None))
+        ds = ds.drop_vars("cutpoints")
+        if free.sizes["cutpoint"]:
+            ds = ds.assign(cutpoints=free)
     stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else xr.Dataset()
     if "log_likelihood" in stats.data_vars:
         ds = ds.assign(log_likelihood=stats["log_likelihood"])

@@ -17,6 +17,11 @@ Benchmarks (``--bench``, default all):
     the 288,609-row rebuild (``frappe/full`` train -> test); probit, rank 8. Two settings: the
     10 fields as groups (bayesfm's recommended use) and one group (myfm_reference.py's setting);
     both libraries run both.
+``ordinal``
+    MovieLens 100K folds u1..u5 as ordinal data: bayesfm's ``BayesianFMOrdinal`` (ordered
+    probit, ``classes=[1..5]``) against myFM's ``MyFMOrderedProbit`` (labels ``rating - 1``),
+    grouped user + item, rank 10. The metric is the RMSE of the expected rating
+    ``sum_c c P(y = c)`` (bayesfm ``predict_expected``, myFM ``predict_proba @ [1..5]``).
 ``scale``
     Synthetic one-hot rows (4 groups, Zipf-like feature popularity), rows 1e4..1e6 (1e7 with
     ``--scale-1e7``; ``--scale-rows`` picks row counts), features 1e3..1e5: seconds per sweep
@@ -69,7 +74,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-BENCHES = ("ml100k", "ml1m10", "ml1m32", "frappe", "frappe_full", "scale")
+BENCHES = ("ml100k", "ml1m10", "ml1m32", "frappe", "frappe_full", "ordinal", "scale")
 FOLDS = ("u1", "u2", "u3", "u4", "u5")
 SCALE_GRID = ((10_000, 1_000), (10_000, 10_000), (100_000, 1_000), (100_000, 10_000),
               (100_000, 100_000), (1_000_000, 1_000), (1_000_000, 10_000),
@@ -160,11 +165,12 @@ def make_jobs(bench: str, folds: list[str], tmp: Path) -> list[tuple[str, Path, 
         raise SystemExit("set BAYESFM_DATA to the folder holding ml-100k/, ml-1m-half/, frappe/")
     data = Path(os.environ["BAYESFM_DATA"])
     jobs = []
-    if bench == "ml100k":
+    if bench in ("ml100k", "ordinal"):
+        task = "regression" if bench == "ml100k" else "ordinal"
         for fold in folds:
             Xtr, ytr, Xte, yte, info = load_movielens_100k(fold)
-            path = tmp / f"ml100k_{fold}.npz"
-            _save_job(path, Xtr, ytr, Xte, yte, info.group_of_feature, "regression", 10,
+            path = tmp / f"{bench}_{fold}.npz"
+            _save_job(path, Xtr, ytr, Xte, yte, info.group_of_feature, task, 10,
                       f"ml100k/{fold}")
             jobs.append((fold, path, [("grouped", True)]))
     elif bench in ("ml1m10", "ml1m32"):
@@ -200,7 +206,7 @@ def make_jobs(bench: str, folds: list[str], tmp: Path) -> list[tuple[str, Path, 
 # Children
 # --------------------------------------------------------------------------------------------
 def _metrics(task: str, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    if task == "regression":
+    if task in ("regression", "ordinal"):
         return {"rmse": float(np.sqrt(np.mean((p - y) ** 2))),
                 "rmse_clipped": float(np.sqrt(np.mean((np.clip(p, 1, 5) - y) ** 2)))}
     from sklearn.metrics import log_loss, roc_auc_score
@@ -216,12 +222,19 @@ def child_myfm(job: dict[str, Any], grouped: bool, sweeps: int) -> dict[str, Any
     kwargs: dict[str, Any] = {"n_iter": sweeps}
     if grouped:
         kwargs["group_shapes"] = np.bincount(job["groups"]).tolist()
-    cls = myfm.MyFMRegressor if job["task"] == "regression" else myfm.MyFMClassifier
+    cls = {"regression": myfm.MyFMRegressor, "binary": myfm.MyFMClassifier,
+           "ordinal": myfm.MyFMOrderedProbit}[job["task"]]
+    ytr = job["ytr"]
+    if job["task"] == "ordinal":  # myFM wants class codes 0 .. C-1
+        ytr = np.rint(ytr).astype(np.int64) - 1
     t0, c0 = time.perf_counter(), _cpu_s()
     f = cls(rank=job["rank"], random_seed=0)
-    f.fit(job["Xtr"], job["ytr"], **kwargs)
+    f.fit(job["Xtr"], ytr, **kwargs)
     t_fit = time.perf_counter() - t0
-    if job["task"] == "regression":
+    if job["task"] == "ordinal":
+        proba = f.predict_proba(job["Xte"])
+        p = proba @ np.arange(1, proba.shape[1] + 1)
+    elif job["task"] == "regression":
         p = f.predict(job["Xte"])
     else:
         p = f.predict_proba(job["Xte"])
@@ -248,8 +261,9 @@ def child_bayesfm(job: dict[str, Any], grouped: bool, sweeps: int, burn: int,
     import jax
 
     import bayesfm.engines.gibbs_kernel as gk
+    import bayesfm.engines.gibbs_ordinal as go
     import bayesfm.estimators as est
-    from bayesfm import BayesianFMClassifier, BayesianFMRegressor
+    from bayesfm import BayesianFMClassifier, BayesianFMOrdinal, BayesianFMRegressor
 
     rss0 = _peak_rss_mib()
     spans: list[tuple[float, float]] = []
@@ -278,24 +292,33 @@ def child_bayesfm(job: dict[str, Any], grouped: bool, sweeps: int, burn: int,
 
     timed(est, "from_sparse", "design")
     timed(gk, "prepare_data", "prepare_data")
+    timed(go, "prepare_data", "prepare_data")
     timed(est, "fit_gibbs", "engine")          # includes prepare_data
     timed(est, "to_datatree", "datatree")
     timed(est, "check_convergence", "convergence")
 
-    cls = BayesianFMRegressor if job["task"] == "regression" else BayesianFMClassifier
+    cls = {"regression": BayesianFMRegressor, "binary": BayesianFMClassifier,
+           "ordinal": BayesianFMOrdinal}[job["task"]]
+    extra: dict[str, Any] = {}
+    ytr = job["ytr"]
+    if job["task"] == "ordinal":
+        extra["classes"] = [1, 2, 3, 4, 5]
+        ytr = np.rint(ytr).astype(np.int64)
     fits = []
     for _ in range(n_fits):
         times.clear()
         spans.clear()
         model = cls(rank=job["rank"], method="gibbs", num_warmup=burn,
                     num_samples=sweeps - burn, num_chains=1, random_state=0,
-                    log_likelihood=False, progress_bar=False, store=store)
+                    log_likelihood=False, progress_bar=False, store=store, **extra)
         wall0, t0, c0 = time.time(), time.perf_counter(), _cpu_s()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(job["Xtr"], job["ytr"], groups=job["groups"] if grouped else None)
+            model.fit(job["Xtr"], ytr, groups=job["groups"] if grouped else None)
             t_fit = time.perf_counter() - t0
-            if job["task"] == "regression":
+            if job["task"] == "ordinal":
+                p = model.predict_expected(job["Xte"])
+            elif job["task"] == "regression":
                 p = model.predict(job["Xte"])
             else:
                 p = model.predict_proba(job["Xte"])[:, 1]

@@ -21,13 +21,15 @@ class SimulatedFM:
     X : scipy.sparse.csr_matrix of shape (n_rows, n_features)
         One-hot rows, one feature per group.
     y : ndarray of shape (n_rows,)
-        Observations: real values (regression) or 0/1 clicks (binary).
+        Observations: real values (regression), 0/1 clicks (binary) or integer class codes
+        ``0 .. C-1`` (ordinal).
     eta : ndarray of shape (n_rows,)
         The noiseless FM score of every row (the regression mean).
-    prob : ndarray of shape (n_rows,) or None
-        For binary data, the true click probability ``Phi(eta)``.
+    prob : ndarray of shape (n_rows,) or (n_rows, C), or None
+        For binary data, the true click probability ``Phi(eta)``; for ordinal data, the true
+        class probabilities.
     params : dict of str to ndarray
-        The planted ``w0``, ``w``, ``v`` and ``tau`` (regression).
+        The planted ``w0``, ``w``, ``v``, ``tau`` (regression) and ``cutpoints`` (ordinal).
     groups : ndarray of shape (n_features,)
         Group code of every feature.
     group_names, feature_names : list of str
@@ -53,6 +55,7 @@ def simulate_fm(
     factor_sd: float = 0.5,
     noise_sd: float = 0.5,
     popularity: float = 1.0,
+    cutpoints: Sequence[float] = (0.0, 0.75, 1.5),
     seed: int = 0,
 ) -> SimulatedFM:
     """Simulate one-hot rows and observations from the FM of DESIGN section 1.
@@ -69,14 +72,19 @@ def simulate_fm(
     group_sizes : sequence of int
         Number of features in each one-hot group.
     rank : int
-    task : {"regression", "binary"}
-        Binary draws clicks from ``Bernoulli(Phi(eta))`` (the probit model).
+    task : {"regression", "binary", "ordinal"}
+        Binary draws clicks from ``Bernoulli(Phi(eta))`` (the probit model); ordinal draws
+        class ``c`` when ``cutpoints[c-1] < eta + Normal(0, 1) <= cutpoints[c]`` (the ordered
+        probit of :mod:`bayesfm.cutpoints`).
     weight_sd, factor_sd : float
         Prior standard deviations of ``w`` and ``v``.
     noise_sd : float
         Observation noise (regression); ``tau = 1 / noise_sd**2``.
     popularity : float
         Zipf exponent of feature popularity within a group.
+    cutpoints : sequence of float
+        Increasing cutpoints of the ordinal task (``C - 1`` of them). bayesfm's model fixes
+        the first at 0, so planted values with ``cutpoints[0] = 0`` are directly comparable.
     seed : int
 
     Returns
@@ -90,8 +98,11 @@ def simulate_fm(
     >>> sim.X.shape, sorted(set(sim.y.tolist()))
     ((100, 9), [0.0, 1.0])
     """
-    if task not in ("regression", "binary"):
-        raise ValueError(f"unknown task {task!r}; valid: regression, binary")
+    if task not in ("regression", "binary", "ordinal"):
+        raise ValueError(f"unknown task {task!r}; valid: regression, binary, ordinal")
+    cut = np.asarray(cutpoints, dtype=np.float64)
+    if task == "ordinal" and (cut.ndim != 1 or cut.size < 1 or np.any(np.diff(cut) <= 0)):
+        raise ValueError(f"cutpoints must be a non-empty increasing sequence, got {cutpoints!r}")
     rng = np.random.default_rng(seed)
     sizes = np.asarray(group_sizes, dtype=int)
     p = int(sizes.sum())
@@ -115,6 +126,12 @@ def simulate_fm(
         y = eta + rng.normal(0.0, noise_sd, size=n_rows)
         prob = None
         params["tau"] = np.asarray(1.0 / noise_sd**2)
+    elif task == "ordinal":
+        cdf = ndtr(cut[None, :] - eta[:, None])
+        prob = np.diff(np.column_stack([np.zeros(n_rows), cdf, np.ones(n_rows)]), axis=1)
+        z = eta + rng.normal(size=n_rows)
+        y = np.sum(z[:, None] > cut[None, :], axis=1).astype(np.int64)
+        params["cutpoints"] = cut
     else:
         prob = ndtr(eta)
         y = (rng.uniform(size=n_rows) < prob).astype(np.float64)

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 #: Sites every engine returns, in the model's own names.
-MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau")
+MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau", "cutpoints")
 #: Memory modes: keep every (thinned) draw, or running moments plus a few draws (Gibbs).
 STORES = ("draws", "moments")
 #: Number of training rows whose predictions ``eta_ref`` are tracked for diagnostics.
@@ -55,6 +55,9 @@ class FitProblem(NamedTuple):
         Factor rank ``k``.
     priors : FMPriors
     sample_weight : ndarray of shape (n_rows,) or None
+    n_classes : int or None
+        Number of ordered classes (``likelihood="ordinal"`` only; ``y`` then holds the
+        class codes ``0 .. n_classes-1``).
     """
 
     design: Design
@@ -63,10 +66,12 @@ class FitProblem(NamedTuple):
     rank: int
     priors: FMPriors
     sample_weight: np.ndarray | None
+    n_classes: int | None = None
 
     def model_kwargs(self) -> dict[str, object]:
         """Keyword arguments of :func:`bayesfm.model.fm_model` for this problem."""
-        return {
+        extra = {"n_classes": self.n_classes} if self.likelihood == "ordinal" else {}
+        return extra | {
             "n_groups": self.design.n_groups,
             "rank": self.rank,
             "likelihood": self.likelihood,

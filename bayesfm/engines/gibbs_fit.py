@@ -6,6 +6,7 @@ import jax
 
 from bayesfm.engines._common import EngineResult, FitProblem, reference_rows
 from bayesfm.engines.gibbs_kernel import run_gibbs
+from bayesfm.engines.gibbs_ordinal import run_gibbs_ordinal
 
 __all__ = ["fit_gibbs"]
 
@@ -27,7 +28,9 @@ def fit_gibbs(
     Parameters
     ----------
     problem : FitProblem
-        ``likelihood`` must be ``"gaussian"`` or ``"probit"`` (the conjugate ones).
+        ``likelihood`` must be ``"gaussian"``, ``"probit"`` (the conjugate ones) or
+        ``"ordinal"`` (latent augmentation plus Metropolis cutpoints,
+        :mod:`bayesfm.engines.gibbs_ordinal`).
     rng_key : jax.Array
     num_warmup, num_samples, num_chains, thinning : int
     progress_bar : bool
@@ -56,6 +59,15 @@ def fit_gibbs(
     >>> res.prediction_draws["v"].shape, "v" in res.samples
     ((2, 4, 9, 2), False)
     """
+    if problem.likelihood == "ordinal":
+        if store != "draws":
+            raise ValueError(
+                f"store={store!r} is not available for the ordinal likelihood yet; use "
+                "store='draws' (with thinning to save memory)"
+            )
+        return _fit_ordinal(problem, rng_key=rng_key, num_warmup=num_warmup,
+                            num_samples=num_samples, num_chains=num_chains, thinning=thinning,
+                            progress_bar=progress_bar)
     if problem.likelihood not in ("gaussian", "probit"):
         raise ValueError(
             f"method='gibbs' needs a conjugate likelihood (regression or link='probit'), "
@@ -80,3 +92,29 @@ def fit_gibbs(
     moments = samples.pop("posterior_moments", None)
     kept = samples.pop("prediction_draws", None)
     return EngineResult(samples, stats, "gibbs", {}, moments, kept)
+
+
+def _fit_ordinal(
+    problem: FitProblem,
+    *,
+    rng_key: jax.Array,
+    num_warmup: int,
+    num_samples: int,
+    num_chains: int,
+    thinning: int,
+    progress_bar: bool,
+) -> EngineResult:
+    if problem.sample_weight is not None:
+        raise ValueError(
+            "sample_weight with the ordinal likelihood is not supported by method='gibbs' "
+            "(weighted rows have no exact latent augmentation); use method='nuts' or 'svi'"
+        )
+    d = problem.design
+    samples = dict(run_gibbs_ordinal(
+        d.indices, d.values, d.group_of_feature, problem.y,
+        n_groups=d.n_groups, rank=problem.rank, n_classes=int(problem.n_classes or 0),
+        priors=problem.priors, num_warmup=num_warmup, num_samples=num_samples,
+        num_chains=num_chains, thinning=thinning, rng_key=rng_key, progress_bar=progress_bar,
+    ))
+    stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate")}
+    return EngineResult(samples, stats, "gibbs", {})

@@ -135,7 +135,8 @@ def run_svi(
                 break
     bar.close()
     params = jax.jit(svi.get_params)(state)
-    sites = [s for s in MODEL_SITES if s != "tau" or problem.likelihood == "gaussian"]
+    own = {"tau": "gaussian", "cutpoints": "ordinal"}  # sites of one likelihood only
+    sites = [s for s in MODEL_SITES if own.get(s, problem.likelihood) == problem.likelihood]
     pred = Predictive(fm_model, guide=g, params=params, num_samples=num_samples,
                       return_sites=sites)
     draws = jax.jit(partial(pred, **problem.model_kwargs()))(key_draw, *args[:3])
