@@ -33,7 +33,14 @@ from bayesfm.engines import (
 )
 from bayesfm.engines.svi import GUIDES
 from bayesfm.model import FMPriors
-from bayesfm.predict import chunk_size, eta_chunks, inverse_link, summarize_predictions
+from bayesfm.model_variants import check_variant
+from bayesfm.predict import (
+    chunk_size,
+    eta_chunks,
+    factor_width,
+    inverse_link,
+    summarize_predictions,
+)
 from bayesfm.results import check_convergence, convergence_summary, draws_from_datatree, to_datatree
 
 __all__ = ["BayesianFMRegressor", "BayesianFMClassifier"]
@@ -55,6 +62,8 @@ class _BaseBayesianFM(BaseEstimator):
         rank: int = 8,
         method: str = "gibbs",
         *,
+        model: str = "fm",
+        degree: int = 2,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -71,6 +80,8 @@ class _BaseBayesianFM(BaseEstimator):
     ) -> None:
         self.rank = rank
         self.method = method
+        self.model = model
+        self.degree = degree
         self.num_warmup = num_warmup
         self.num_samples = num_samples
         self.num_chains = num_chains
@@ -99,6 +110,12 @@ class _BaseBayesianFM(BaseEstimator):
         if self.method not in METHODS:
             raise ValueError(
                 f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}"
+            )
+        check_variant(self.model, self.degree)
+        if self.method == "gibbs" and self.degree != 2:
+            raise ValueError(
+                f"method='gibbs' samples degree=2 models only, got degree={self.degree}; "
+                "use method='nuts' or 'svi' for the degree-3 FM"
             )
         _check_positive_int(self.num_warmup, "num_warmup", minimum=0)
         _check_positive_int(self.num_samples, "num_samples")
@@ -204,7 +221,8 @@ class _BaseBayesianFM(BaseEstimator):
         design = self._design(X, reset=True, groups=groups)
         y_arr = self._check_y(y, design.n_rows)
         sw = self._check_sample_weight(sample_weight, design.n_rows)
-        problem = FitProblem(design, y_arr, self._likelihood, int(self.rank), priors, sw)
+        problem = FitProblem(design, y_arr, self._likelihood, int(self.rank), priors, sw,
+                             model=self.model, degree=int(self.degree))
         rs = check_random_state(self.random_state)
         key = jax.random.key(int(rs.randint(np.iinfo(np.int32).max)))
         progress = auto_progress_bar(self.progress_bar)
@@ -281,7 +299,7 @@ class _BaseBayesianFM(BaseEstimator):
         design = self._design(X, reset=False)
         draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
         link = inverse_link(self._likelihood)
-        rows = chunk_size(int(draws.w0.shape[0]), design.max_nnz, int(draws.v.shape[-1]))
+        rows = chunk_size(int(draws.w0.shape[0]), design.max_nnz, factor_width(draws))
         out = np.empty((int(draws.w0.shape[0]), design.n_rows))
         for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
             out[:, sl] = link(np.asarray(eta, dtype=np.float64))
@@ -340,6 +358,13 @@ class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
     method : {"gibbs", "nuts", "svi"}, default "gibbs"
         Inference engine: exact blocked Gibbs (fast, the default), NUTS (small problems,
         any likelihood) or SVI (approximate, minibatches).
+    model : {"fm", "ffm"}, default "fm"
+        Plain FM, or field-aware FM (one factor vector per feature and other group, with
+        its own Normal-Gamma prior per group, other group and factor); the groups are the
+        fields. See :mod:`bayesfm.model_variants`.
+    degree : {2, 3}, default 2
+        ``3`` adds the order-3 ANOVA kernel over a second factor matrix ``v3`` with its
+        own hyperpriors (``model="fm"`` with NUTS or SVI only).
     num_warmup, num_samples, num_chains, thinning : int
         MCMC settings (``num_samples`` is also the number of draws taken from an SVI guide).
     random_state : int, RandomState or None
@@ -419,6 +444,8 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
         ``"gibbs"`` needs ``link="probit"``.
     link : {"probit", "logit"}, default "probit"
         ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
+    model : {"fm", "ffm"}, default "fm"
+    degree : {2, 3}, default 2
     **kwargs
         As :class:`BayesianFMRegressor`.
 
@@ -441,6 +468,8 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
         method: str = "gibbs",
         *,
         link: str = "probit",
+        model: str = "fm",
+        degree: int = 2,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -456,7 +485,8 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
         progress_bar: bool | None = None,
     ) -> None:
         super().__init__(
-            rank, method, num_warmup=num_warmup, num_samples=num_samples,
+            rank, method, model=model, degree=degree, num_warmup=num_warmup,
+            num_samples=num_samples,
             num_chains=num_chains, thinning=thinning, random_state=random_state,
             priors=priors, parameterization=parameterization, guide=guide,
             svi_steps=svi_steps, learning_rate=learning_rate, batch_size=batch_size,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,14 +12,16 @@ import jax
 import numpy as np
 
 from bayesfm.data.design import Design
-from bayesfm.model import FMPriors
+from bayesfm.model import FMPriors, fm_model
+from bayesfm.model_variants import fm_variant_model
 
 __all__ = [
     "FitProblem", "EngineResult", "MODEL_SITES", "auto_progress_bar", "enable_compilation_cache"
 ]
 
 #: Sites every engine returns, in the model's own names.
-MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau")
+MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau",
+               "v3", "mu_v3", "lambda_v3")
 
 
 class FitProblem(NamedTuple):
@@ -36,6 +39,10 @@ class FitProblem(NamedTuple):
         Factor rank ``k``.
     priors : FMPriors
     sample_weight : ndarray of shape (n_rows,) or None
+    model : {"fm", "ffm"}
+        Plain or field-aware FM (:mod:`bayesfm.model_variants`).
+    degree : {2, 3}
+        Highest interaction order.
     """
 
     design: Design
@@ -44,6 +51,13 @@ class FitProblem(NamedTuple):
     rank: int
     priors: FMPriors
     sample_weight: np.ndarray | None
+    model: str = "fm"
+    degree: int = 2
+
+    @property
+    def numpyro_model(self) -> Callable[..., None]:
+        """The NumPyro model function of this problem's variant."""
+        return fm_model if (self.model, self.degree) == ("fm", 2) else fm_variant_model
 
     def model_kwargs(self) -> dict[str, object]:
         """Keyword arguments of :func:`bayesfm.model.fm_model` for this problem."""
@@ -53,6 +67,8 @@ class FitProblem(NamedTuple):
             "likelihood": self.likelihood,
             "sample_weight": self.sample_weight,
             "priors": self.priors,
+            **({} if self.numpyro_model is fm_model
+               else {"variant": self.model, "degree": self.degree}),
         }
 
 
