@@ -11,8 +11,17 @@ Examples
 """
 
 from bayesfm._version import __version__
+from bayesfm.compare import compare, plot_compare
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor
 from bayesfm.persistence import load
 
-__all__ = ["BayesianFMClassifier", "BayesianFMRegressor", "__version__", "load", "simulate_fm"]
+__all__ = [
+    "BayesianFMClassifier",
+    "BayesianFMRegressor",
+    "__version__",
+    "compare",
+    "load",
+    "plot_compare",
+    "simulate_fm",
+]
