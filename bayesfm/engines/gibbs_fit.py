@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 
 from bayesfm.engines._common import EngineResult, FitProblem
+from bayesfm.engines.gibbs_ffm import run_gibbs_ffm
 from bayesfm.engines.gibbs_kernel import run_gibbs
 
 __all__ = ["fit_gibbs"]
@@ -44,8 +45,14 @@ def fit_gibbs(
             "sample_weight with link='probit' is not supported by method='gibbs' (weighted "
             "rows have no exact probit augmentation); use method='nuts' or 'svi'"
         )
+    if problem.degree != 2:
+        raise ValueError(
+            f"method='gibbs' samples degree=2 models only, got degree={problem.degree}; use "
+            "method='nuts' or 'svi' for the degree-3 FM"
+        )
     d = problem.design
-    samples = run_gibbs(
+    sampler = run_gibbs_ffm if problem.model == "ffm" else run_gibbs
+    samples = sampler(
         d.indices, d.values, d.group_of_feature, problem.y,
         n_groups=d.n_groups, rank=problem.rank, likelihood=problem.likelihood,
         sample_weight=problem.sample_weight, priors=problem.priors,
