@@ -12,7 +12,8 @@ so the sweep caches the residual ``e`` and the field sums ``S`` (as ``q``, shape
 conditionals are independent). A sweep draws ``w0``, then column ``c`` of
 ``theta = [w | v.reshape(p, G k)]`` block after block for ``c = 0 .. G k``, then the
 Normal-Gamma hyperparameters per (group, other group, factor) and ``tau``, and the exact
-translation of :func:`bayesfm.engines.gibbs._shift_bias`.
+translation and shear moves along the flat ridges of complete one-hot groups
+(:func:`bayesfm.engines.gibbs._shift_bias` and :func:`_shift_field_factors`).
 
 The chain state is a :class:`bayesfm.engines.gibbs.GibbsState` whose ``v``, ``mu_v``,
 ``lambda_v`` and ``q`` have the field-aware shapes, so the plain FM's kernel adapter and its
@@ -177,7 +178,8 @@ def _ffm_sweep(
     weight, e, z, tau = data.weight, state.e, state.z, state.tau
     n_hyper = n_groups * n_cols + 1
     set_sizes = [n_cols * bs.features.size for bs in data.blocks]
-    sizes = (1, n_groups, n_hyper, *set_sizes)
+    n_shift = n_groups + n_groups * n_groups * rank
+    sizes = (1, n_shift, n_hyper, *set_sizes)
     key, k_noise, k_gamma = jax.random.split(state.rng_key, 3)
     n_uniform = n_hyper + (n_rows if likelihood == "probit" else 0)
     normal, uniform = _noise(k_noise, sum(sizes), n_uniform, dtype)
@@ -254,9 +256,56 @@ def _ffm_sweep(
     mu_v = mu[n_groups:-1].reshape(n_groups, n_groups, rank)
     if likelihood == "gaussian":
         tau = lam[-1]
-    w0, w, mu_w = _shift_bias(w0, w, mu_w, lambda_w, data, nz_shift, priors)
-    v = v_flat.reshape(p, n_groups, rank)
+    w0, w, mu_w = _shift_bias(w0, w, mu_w, lambda_w, data, nz_shift[:n_groups], priors)
+    w, v, mu_v, q_shift = _shift_field_factors(w, v_flat.reshape(p, n_groups, rank), mu_w,
+                                               lambda_w, mu_v, lambda_v, data,
+                                               nz_shift[n_groups:], priors)
+    # Every row holds exactly one feature of a shifted group: its field sums move by c.
+    q = q + q_shift[:, None]
     return GibbsState(w0, w, v, mu_w, lambda_w, mu_v, lambda_v, tau, e, q, key, z)
+
+
+def _shift_field_factors(
+    w: jax.Array,
+    v: jax.Array,
+    mu_w: jax.Array,
+    lambda_w: jax.Array,
+    mu_v: jax.Array,
+    lambda_v: jax.Array,
+    data: GibbsData,
+    noise: jax.Array,
+    priors: FMPriors,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Exact draw along ``(v[i, h, f] + c for i in g, mu_v[g, h, f] + c, w_j - c v[j, g, f])``.
+
+    The field-aware form of :func:`bayesfm.engines.gibbs._shift_factors`, for a complete
+    one-hot group ``g``, another group ``h != g`` and factor ``f``, with ``j`` over the
+    features of ``h``: every row has one feature ``i`` of ``g`` with value 1, which meets the
+    row's features of ``h`` through ``v[i, h] . v[j, g]``; shifting ``v[i, h, f]`` adds
+    ``c sum_j x_j v[j, g, f]`` to the score and the shear of ``w_j`` takes it away, so only the
+    priors of ``mu_v[g, h, f]`` and of ``w_j`` see ``c`` and its conditional is Normal. Returns
+    the new ``w, v, mu_v`` and the shift of every field-sum row of ``q``.
+    """
+    gamma0, mu0 = priors.gamma0, priors.mu0
+    gof = data.group_of_feature
+    _, n_groups, rank = v.shape
+    lam_j = lambda_w[gof]
+    dev_j = w - mu_w[gof]
+
+    def one(t: jax.Array, carry: tuple) -> tuple:
+        v, mu_v, dev_j, q_shift = carry
+        g, h, f = t // (n_groups * rank), (t // rank) % n_groups, t % rank
+        partner = jnp.where(gof == h, v[:, g, f], 0.0)
+        lam = gamma0 * lambda_v[g, h, f]
+        prec = lam + jnp.sum(lam_j * partner * partner)
+        mean = (lam * (mu0 - mu_v[g, h, f]) + jnp.sum(lam_j * partner * dev_j)) / prec
+        c = jnp.where(data.shiftable[g] & (h != g), mean + noise[t] * lax.rsqrt(prec), 0.0)
+        v = v.at[:, h, f].add(jnp.where(gof == g, c, 0.0))
+        return v, mu_v.at[g, h, f].add(c), dev_j - c * partner, q_shift.at[t].add(c)
+
+    start = (v, mu_v, dev_j, jnp.zeros(mu_v.size, v.dtype))
+    v, mu_v, dev_j, q_shift = lax.fori_loop(0, mu_v.size, one, start)
+    return dev_j + mu_w[gof], v, mu_v, q_shift
 
 
 @partial(jax.jit, static_argnames=("likelihood", "priors"))
