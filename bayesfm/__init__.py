@@ -11,6 +11,7 @@ Examples
 """
 
 from bayesfm._version import __version__
+from bayesfm.compare import compare, plot_compare
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor, PrecisionWarning
 from bayesfm.estimators_ordinal import BayesianFMOrdinal
@@ -22,6 +23,8 @@ __all__ = [
     "BayesianFMRegressor",
     "PrecisionWarning",
     "__version__",
+    "compare",
     "load",
+    "plot_compare",
     "simulate_fm",
 ]

@@ -36,10 +36,12 @@ from bayesfm.engines import (
 )
 from bayesfm.engines.svi import GUIDES
 from bayesfm.model import FMPriors
+from bayesfm.model_variants import check_variant
 from bayesfm.predict import (
     PredictiveSummary,
     chunk_size,
     eta_chunks,
+    factor_width,
     inverse_link,
     posterior_predictive,
     subset_draws,
@@ -72,6 +74,8 @@ class _BaseBayesianFM(BaseEstimator):
         rank: int = 8,
         method: str = "gibbs",
         *,
+        model: str = "fm",
+        degree: int = 2,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -90,6 +94,8 @@ class _BaseBayesianFM(BaseEstimator):
     ) -> None:
         self.rank = rank
         self.method = method
+        self.model = model
+        self.degree = degree
         self.num_warmup = num_warmup
         self.num_samples = num_samples
         self.num_chains = num_chains
@@ -120,6 +126,12 @@ class _BaseBayesianFM(BaseEstimator):
         if self.method not in METHODS:
             raise ValueError(
                 f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}"
+            )
+        check_variant(self.model, self.degree)
+        if self.method == "gibbs" and self.degree != 2:
+            raise ValueError(
+                f"method='gibbs' samples degree=2 models only, got degree={self.degree}; "
+                "use method='nuts' or 'svi' for the degree-3 FM"
             )
         _check_positive_int(self.num_warmup, "num_warmup", minimum=0)
         _check_positive_int(self.num_samples, "num_samples")
@@ -249,7 +261,8 @@ class _BaseBayesianFM(BaseEstimator):
     def _make_problem(
         self, design: Design, y: np.ndarray, priors: FMPriors, sw: np.ndarray | None
     ) -> FitProblem:
-        return FitProblem(design, y, self._likelihood, int(self.rank), priors, sw)
+        return FitProblem(design, y, self._likelihood, int(self.rank), priors, sw,
+                          model=self.model, degree=int(self.degree))
 
     def fit(
         self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None
@@ -388,7 +401,7 @@ class _BaseBayesianFM(BaseEstimator):
         design = self._design(X, reset=False)
         draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
         link = inverse_link(self._likelihood)
-        rows = chunk_size(int(draws.w0.shape[0]), design.max_nnz, int(draws.v.shape[-1]))
+        rows = chunk_size(int(draws.w0.shape[0]), design.max_nnz, factor_width(draws))
         out = np.empty((int(draws.w0.shape[0]), design.n_rows))
         for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
             out[:, sl] = link(np.asarray(eta, dtype=np.float64))
@@ -490,6 +503,13 @@ class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
     method : {"gibbs", "nuts", "svi"}, default "gibbs"
         Inference engine: exact blocked Gibbs (fast, the default), NUTS (small problems,
         any likelihood) or SVI (approximate, minibatches).
+    model : {"fm", "ffm"}, default "fm"
+        Plain FM, or field-aware FM (one factor vector per feature and other group, with
+        its own Normal-Gamma prior per group, other group and factor); the groups are the
+        fields. See :mod:`bayesfm.model_variants`.
+    degree : {2, 3}, default 2
+        ``3`` adds the order-3 ANOVA kernel over a second factor matrix ``v3`` with its
+        own hyperpriors (``model="fm"`` with NUTS or SVI only).
     num_warmup, num_samples, num_chains, thinning : int
         MCMC settings (``num_samples`` is also the number of draws taken from an SVI guide).
     random_state : int, RandomState or None
@@ -586,6 +606,8 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
         ``"gibbs"`` needs ``link="probit"``.
     link : {"probit", "logit"}, default "probit"
         ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
+    model : {"fm", "ffm"}, default "fm"
+    degree : {2, 3}, default 2
     **kwargs
         As :class:`BayesianFMRegressor`.
 
@@ -608,6 +630,8 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
         method: str = "gibbs",
         *,
         link: str = "probit",
+        model: str = "fm",
+        degree: int = 2,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -625,7 +649,8 @@ class BayesianFMClassifier(ClassifierMixin, _BaseBayesianFM):
         max_kept: int = 100,
     ) -> None:
         super().__init__(
-            rank, method, num_warmup=num_warmup, num_samples=num_samples,
+            rank, method, model=model, degree=degree, num_warmup=num_warmup,
+            num_samples=num_samples,
             num_chains=num_chains, thinning=thinning, random_state=random_state,
             priors=priors, parameterization=parameterization, guide=guide,
             svi_steps=svi_steps, learning_rate=learning_rate, batch_size=batch_size,

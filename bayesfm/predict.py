@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -15,12 +15,14 @@ import numpy as np
 import scipy.special
 
 from bayesfm.model import fm_predict
+from bayesfm.model_variants import variant_predict
 
 __all__ = [
     "FMDraws",
     "PredictiveSummary",
     "chunk_size",
     "eta_chunks",
+    "factor_width",
     "inverse_link",
     "posterior_predictive",
     "subset_draws",
@@ -35,10 +37,14 @@ class FMDraws(NamedTuple):
     ----------
     w0 : array of shape (S,)
     w : array of shape (S, p)
-    v : array of shape (S, p, k)
+    v : array of shape (S, p, k), or (S, p, G, k) for the field-aware FM
     tau : array of shape (S,) or None
     cutpoints : array of shape (S, C-1) or None
         Ordinal likelihood only.
+    v3 : array of shape (S, p, k) or None
+        Factors of the order-3 term (``degree=3``).
+    group_of_feature : int array of shape (p,) or None
+        Needed by the field-aware FM.
     """
 
     w0: jax.Array
@@ -46,6 +52,14 @@ class FMDraws(NamedTuple):
     v: jax.Array
     tau: jax.Array | None
     cutpoints: jax.Array | None = None
+    v3: jax.Array | None = None
+    group_of_feature: jax.Array | None = None
+
+
+def factor_width(draws: FMDraws) -> int:
+    """Factor values gathered per stored entry and draw (``k``, ``G k`` for FFM, ``+ k``)."""
+    width = int(np.prod(draws.v.shape[2:]))
+    return width + (0 if draws.v3 is None else int(draws.v3.shape[-1]))
 
 
 class PredictiveSummary(NamedTuple):
@@ -77,9 +91,16 @@ def chunk_size(n_draws: int, width: int, rank: int, budget_bytes: int = 256 * 2*
 @jax.jit
 def _eta_block(draws: FMDraws, indices: jax.Array, values: jax.Array) -> jax.Array:
     draws = draws._replace(cutpoints=None)  # one compiled program whatever the likelihood
-    return jax.vmap(lambda w0, w, v: fm_predict(w0, w, v, indices, values))(
-        draws.w0, draws.w, draws.v
-    )
+    if draws.v3 is None and draws.v.ndim == 3:
+        return jax.vmap(lambda w0, w, v: fm_predict(w0, w, v, indices, values))(
+            draws.w0, draws.w, draws.v
+        )
+    return jax.vmap(
+        lambda w0, w, v, v3: variant_predict(
+            w0, w, v, indices, values, group_of_feature=draws.group_of_feature, v3=v3
+        ),
+        in_axes=(0, 0, 0, None if draws.v3 is None else 0),
+    )(draws.w0, draws.w, draws.v, draws.v3)
 
 
 def eta_chunks(
@@ -151,7 +172,7 @@ def summarize_predictions(
     noise_sd = None if not predictive else 1.0 / np.sqrt(np.asarray(draws.tau, np.float64))
     n = indices.shape[0]
     n_draws = int(draws.w0.shape[0])
-    rows = chunk_size(n_draws, indices.shape[1], int(draws.v.shape[-1]), budget_bytes)
+    rows = chunk_size(n_draws, indices.shape[1], factor_width(draws), budget_bytes)
     out = [np.empty(n, dtype=np.float64) for _ in range(4)]
     transform = inverse_link(likelihood)
     q = None if prob is None else [(1 - prob) / 2, (1 + prob) / 2]
@@ -171,8 +192,12 @@ def summarize_predictions(
 
 def subset_draws(draws: FMDraws, keep: np.ndarray) -> FMDraws:
     """Keep the posterior draws at positions ``keep`` (an index array over the draws)."""
-    tau = None if draws.tau is None else draws.tau[keep]
-    return FMDraws(draws.w0[keep], draws.w[keep], draws.v[keep], tau)
+    def take(a: Any) -> Any:
+        return None if a is None else a[keep]
+
+    return draws._replace(w0=draws.w0[keep], w=draws.w[keep], v=draws.v[keep],
+                          tau=take(draws.tau), cutpoints=take(draws.cutpoints),
+                          v3=take(draws.v3))
 
 
 def posterior_predictive(

@@ -29,7 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from bayesfm._version import __version__
 from bayesfm.engines._common import N_REF, EngineResult, FitProblem, reference_rows
 from bayesfm.model import log_likelihood as pointwise_log_likelihood
-from bayesfm.predict import FMDraws, chunk_size, eta_chunks
+from bayesfm.predict import FMDraws, chunk_size, eta_chunks, factor_width
 
 __all__ = [
     "IDENTIFIABLE",
@@ -64,6 +64,16 @@ DIMS: dict[str, list[str]] = {
     "ref_rows": ["ref_obs"],
     "ref_indices": ["ref_obs", "slot"],
     "ref_values": ["ref_obs", "slot"],
+    "v3": ["feature", "factor"],
+    "mu_v3": ["group", "factor"],
+    "lambda_v3": ["group", "factor"],
+}
+
+#: Dimensions that differ in the field-aware FM (one factor vector per other group).
+FFM_DIMS: dict[str, list[str]] = {
+    "v": ["feature", "other_group", "factor"],
+    "mu_v": ["group", "other_group", "factor"],
+    "lambda_v": ["group", "other_group", "factor"],
 }
 
 #: Group holding the kept draws of ``store="moments"`` fits.
@@ -93,7 +103,7 @@ def _pointwise_log_lik(
     """Pointwise ``(S, N)`` log likelihood (if ``keep``) and its per-draw total ``(S,)``."""
     d = problem.design
     n_draws = int(draws.w0.shape[0])
-    rows = chunk_size(n_draws, d.max_nnz, int(draws.v.shape[-1]))
+    rows = chunk_size(n_draws, d.max_nnz, factor_width(draws))
     total = np.zeros(n_draws)
     full = np.empty((n_draws, d.n_rows), dtype=np.float32) if keep else None
     tau = None if draws.tau is None else draws.tau[:, None]
@@ -168,6 +178,8 @@ def to_datatree(
             jnp.asarray(_flat(samples["v"])),
             jnp.asarray(_flat(samples["tau"])) if "tau" in samples else None,
             jnp.asarray(_flat(samples["cutpoints"])) if "cutpoints" in samples else None,
+            jnp.asarray(_flat(samples["v3"])) if "v3" in samples else None,
+            jnp.asarray(d.group_of_feature) if samples["v"].ndim == 5 else None,
         )
         eta_ref = next(eta_chunks(draws, ref_idx, ref_val, len(ref)))[1]
         samples["eta_ref"] = np.asarray(eta_ref).reshape(n_chains, n_draws, -1)
@@ -206,6 +218,7 @@ def to_datatree(
         "feature": list(d.feature_names),
         "group": list(d.group_names),
         "factor": np.arange(problem.rank),
+        **({"other_group": list(d.group_names)} if problem.model == "ffm" else {}),
         "obs": np.arange(d.n_rows),
         "ref_obs": ref,
     }
@@ -217,12 +230,15 @@ def to_datatree(
         "likelihood": problem.likelihood,
         "rank": problem.rank,
         **({"n_classes": int(problem.n_classes or 0)} if problem.likelihood == "ordinal" else {}),
+        "model": problem.model,
+        "degree": problem.degree,
         **{f"prior_{k}": float(v) for k, v in problem.priors._asdict().items()},
         **(attrs or {}),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        dt = az.from_dict(groups, dims=DIMS, coords=coords, attrs=all_attrs)
+        dims = {**DIMS, **FFM_DIMS} if problem.model == "ffm" else DIMS
+        dt = az.from_dict(groups, dims=dims, coords=coords, attrs=all_attrs)
     for name, trace in result.extras.items():
         if np.ndim(trace) == 1:
             dt[name] = xr.DataTree(xr.Dataset({"loss": ("step", np.asarray(trace))}))
@@ -279,7 +295,11 @@ def draws_from_datatree(dt: xr.DataTree, dtype: Any = None) -> FMDraws:
 
     tau = get("tau") if "tau" in post.data_vars else None
     cut = get("cutpoints") if "cutpoints" in post.data_vars else None
-    return FMDraws(get("w0"), get("w"), get("v"), tau, cut)
+    v3 = get("v3") if "v3" in post.data_vars else None
+    gof = None
+    if post["v"].ndim == 5:  # field-aware: (chain, draw, feature, other_group, factor)
+        gof = jnp.asarray(np.asarray(dt["constant_data"]["group_of_feature"].values))
+    return FMDraws(get("w0"), get("w"), get("v"), tau, cut, v3, gof)
 
 
 def posterior_moments(dt: xr.DataTree) -> xr.Dataset:

@@ -57,6 +57,8 @@ def simulate_fm(
     popularity: float = 1.0,
     cutpoints: Sequence[float] = (0.0, 0.75, 1.5),
     seed: int = 0,
+    model: str = "fm",
+    degree: int = 2,
 ) -> SimulatedFM:
     """Simulate one-hot rows and observations from the FM of DESIGN section 1.
 
@@ -86,6 +88,12 @@ def simulate_fm(
         Increasing cutpoints of the ordinal task (``C - 1`` of them). bayesfm's model fixes
         the first at 0, so planted values with ``cutpoints[0] = 0`` are directly comparable.
     seed : int
+    model : {"fm", "ffm"}
+        ``"ffm"`` plants a field-aware FM: ``v`` of shape ``(p, G, rank)``, one vector per
+        feature and other group (:mod:`bayesfm.model_variants`).
+    degree : {2, 3}
+        ``3`` adds the order-3 ANOVA term of a second factor matrix ``v3`` (sd
+        ``factor_sd``); plain FM only.
 
     Returns
     -------
@@ -117,11 +125,26 @@ def simulate_fm(
     )
     w0 = rng.normal(0.0, 0.5)
     w = rng.normal(0.0, weight_sd, size=p)
-    v = rng.normal(0.0, factor_sd, size=(p, rank))
-    s = v[cols].sum(axis=1)
-    s2 = (v[cols] ** 2).sum(axis=1)
-    eta = w0 + w[cols].sum(axis=1) + 0.5 * (s * s - s2).sum(axis=1)
+    if model not in ("fm", "ffm") or degree not in (2, 3) or (model, degree) == ("ffm", 3):
+        raise ValueError(f"unsupported model={model!r} with degree={degree!r}")
+    n_groups = len(sizes)
+    v = rng.normal(0.0, factor_sd, size=(p, n_groups, rank) if model == "ffm" else (p, rank))
+    if model == "ffm":  # one feature per group: the pair (g, h) meets v[c_g, h] . v[c_h, g]
+        pairs = sum(
+            np.sum(v[cols[:, g], h] * v[cols[:, h], g], axis=1)
+            for g in range(n_groups) for h in range(g + 1, n_groups)
+        )
+    else:
+        s = v[cols].sum(axis=1)
+        pairs = 0.5 * (s * s - (v[cols] ** 2).sum(axis=1)).sum(axis=1)
+    eta = w0 + w[cols].sum(axis=1) + pairs
     params: dict[str, np.ndarray] = {"w0": np.asarray(w0), "w": w, "v": v}
+    if degree == 3:
+        v3 = rng.normal(0.0, factor_sd, size=(p, rank))
+        a = v3[cols]  # (n, G, k); the order-3 ANOVA term over the row's G features
+        p1, p2, p3 = a.sum(axis=1), (a**2).sum(axis=1), (a**3).sum(axis=1)
+        eta = eta + ((p1**3 - 3 * p1 * p2 + 2 * p3) / 6).sum(axis=1)
+        params["v3"] = v3
     if task == "regression":
         y = eta + rng.normal(0.0, noise_sd, size=n_rows)
         prob = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,7 +12,8 @@ import jax
 import numpy as np
 
 from bayesfm.data.design import Design
-from bayesfm.model import FMPriors
+from bayesfm.model import FMPriors, fm_model
+from bayesfm.model_variants import fm_variant_model
 
 __all__ = [
     "FitProblem", "EngineResult", "MODEL_SITES", "N_REF", "STORES", "auto_progress_bar",
@@ -19,7 +21,8 @@ __all__ = [
 ]
 
 #: Sites every engine returns, in the model's own names.
-MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau", "cutpoints")
+MODEL_SITES = ("w0", "w", "v", "mu_w", "lambda_w", "mu_v", "lambda_v", "tau", "cutpoints",
+               "v3", "mu_v3", "lambda_v3")
 #: Memory modes: keep every (thinned) draw, or running moments plus a few draws (Gibbs).
 STORES = ("draws", "moments")
 #: Number of training rows whose predictions ``eta_ref`` are tracked for diagnostics.
@@ -58,6 +61,10 @@ class FitProblem(NamedTuple):
     n_classes : int or None
         Number of ordered classes (``likelihood="ordinal"`` only; ``y`` then holds the
         class codes ``0 .. n_classes-1``).
+    model : {"fm", "ffm"}
+        Plain or field-aware FM (:mod:`bayesfm.model_variants`).
+    degree : {2, 3}
+        Highest interaction order.
     """
 
     design: Design
@@ -67,6 +74,13 @@ class FitProblem(NamedTuple):
     priors: FMPriors
     sample_weight: np.ndarray | None
     n_classes: int | None = None
+    model: str = "fm"
+    degree: int = 2
+
+    @property
+    def numpyro_model(self) -> Callable[..., None]:
+        """The NumPyro model function of this problem's variant."""
+        return fm_model if (self.model, self.degree) == ("fm", 2) else fm_variant_model
 
     def model_kwargs(self) -> dict[str, object]:
         """Keyword arguments of :func:`bayesfm.model.fm_model` for this problem."""
@@ -77,6 +91,8 @@ class FitProblem(NamedTuple):
             "likelihood": self.likelihood,
             "sample_weight": self.sample_weight,
             "priors": self.priors,
+            **({} if self.numpyro_model is fm_model
+               else {"variant": self.model, "degree": self.degree}),
         }
 
 

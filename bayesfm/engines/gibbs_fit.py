@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 
 from bayesfm.engines._common import EngineResult, FitProblem, reference_rows
+from bayesfm.engines.gibbs_ffm import run_gibbs_ffm
 from bayesfm.engines.gibbs_kernel import run_gibbs
 from bayesfm.engines.gibbs_ordinal import run_gibbs_ordinal
 
@@ -78,15 +79,31 @@ def fit_gibbs(
             "sample_weight with link='probit' is not supported by method='gibbs' (weighted "
             "rows have no exact probit augmentation); use method='nuts' or 'svi'"
         )
+    if problem.degree != 2:
+        raise ValueError(
+            f"method='gibbs' samples degree=2 models only, got degree={problem.degree}; use "
+            "method='nuts' or 'svi' for the degree-3 FM"
+        )
     d = problem.design
-    samples = run_gibbs(
-        d.indices, d.values, d.group_of_feature, problem.y,
+    common = dict(
         n_groups=d.n_groups, rank=problem.rank, likelihood=problem.likelihood,
         sample_weight=problem.sample_weight, priors=problem.priors,
         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-        thinning=thinning, rng_key=rng_key, progress_bar=progress_bar, store=store,
-        max_kept=max_kept, ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
+        thinning=thinning, rng_key=rng_key, progress_bar=progress_bar,
     )
+    if problem.model == "ffm":
+        if store != "draws":
+            raise ValueError(
+                f"store={store!r} is not available for model='ffm' yet; use store='draws' "
+                "(with thinning to save memory)"
+            )
+        samples = run_gibbs_ffm(d.indices, d.values, d.group_of_feature, problem.y, **common)
+    else:
+        samples = run_gibbs(
+            d.indices, d.values, d.group_of_feature, problem.y, **common, store=store,
+            max_kept=max_kept,
+            ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
+        )
     samples = dict(samples)
     stats = {"log_likelihood": samples.pop("log_likelihood")}
     moments = samples.pop("posterior_moments", None)

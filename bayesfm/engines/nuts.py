@@ -8,7 +8,6 @@ import numpy as np
 from numpyro.infer import MCMC, NUTS, init_to_uniform
 
 from bayesfm.engines._common import MODEL_SITES, EngineResult, FitProblem
-from bayesfm.model import fm_model
 
 __all__ = ["run_nuts"]
 
@@ -61,7 +60,7 @@ def run_nuts(
     """
     d = problem.design
     kernel = NUTS(
-        fm_model,
+        problem.numpyro_model,
         target_accept_prob=target_accept_prob,
         max_tree_depth=max_tree_depth,
         dense_mass=dense_mass,

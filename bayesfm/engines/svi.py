@@ -22,14 +22,14 @@ __all__ = ["GUIDES", "run_svi"]
 GUIDES = ("normal", "lowrank", "map")
 
 
-def _make_guide(name: str, init_radius: float) -> Any:
+def _make_guide(name: str, init_radius: float, model: Any = fm_model) -> Any:
     init = init_to_uniform(radius=init_radius)
     if name == "normal":
-        return AutoNormal(fm_model, init_loc_fn=init, init_scale=0.01)
+        return AutoNormal(model, init_loc_fn=init, init_scale=0.01)
     if name == "lowrank":
-        return AutoLowRankMultivariateNormal(fm_model, init_loc_fn=init, init_scale=0.01)
+        return AutoLowRankMultivariateNormal(model, init_loc_fn=init, init_scale=0.01)
     if name == "map":
-        return AutoDelta(fm_model, init_loc_fn=init)
+        return AutoDelta(model, init_loc_fn=init)
     raise ValueError(f"unknown guide {name!r}; valid: {', '.join(GUIDES)}")
 
 
@@ -86,8 +86,9 @@ def run_svi(
     d = problem.design
     n = d.n_rows
     subsample = None if batch_size is None or batch_size >= n else int(batch_size)
-    g = _make_guide(guide, init_radius)
-    svi = SVI(fm_model, g, Adam(learning_rate), Trace_ELBO(num_particles=num_particles))
+    g = _make_guide(guide, init_radius, problem.numpyro_model)
+    svi = SVI(problem.numpyro_model, g, Adam(learning_rate),
+              Trace_ELBO(num_particles=num_particles))
     args = (
         jnp.asarray(d.indices),
         jnp.asarray(d.values),
@@ -137,7 +138,7 @@ def run_svi(
     params = jax.jit(svi.get_params)(state)
     own = {"tau": "gaussian", "cutpoints": "ordinal"}  # sites of one likelihood only
     sites = [s for s in MODEL_SITES if own.get(s, problem.likelihood) == problem.likelihood]
-    pred = Predictive(fm_model, guide=g, params=params, num_samples=num_samples,
+    pred = Predictive(problem.numpyro_model, guide=g, params=params, num_samples=num_samples,
                       return_sites=sites)
     draws = jax.jit(partial(pred, **problem.model_kwargs()))(key_draw, *args[:3])
     samples = {k: np.asarray(v)[None] for k, v in draws.items()}

@@ -1,0 +1,173 @@
+"""Choose between fitted FMs (rank, variant, degree) by PSIS-LOO, and plot the comparison.
+
+:func:`compare` hands the pointwise log likelihoods of the fits to ArviZ's
+:func:`arviz.compare` (PSIS-LOO-CV, Vehtari et al. 2017) after checking that every fit kept
+its ``log_likelihood`` group and that all were fitted on the same observations: LOO of fits on
+different data is not comparable, and ArviZ would not notice if the row counts matched.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = ["compare", "plot_compare"]
+
+
+def _datatree(name: str, fit: Any) -> xr.DataTree:
+    if isinstance(fit, xr.DataTree):
+        return fit
+    tree = getattr(fit, "idata_", None)
+    if isinstance(tree, xr.DataTree):
+        return tree
+    if hasattr(fit, "fit") and hasattr(fit, "get_params"):
+        raise ValueError(f"model {name!r} is not fitted: call fit before compare")
+    raise TypeError(
+        f"model {name!r} must be a fitted bayesfm estimator or an ArviZ DataTree, "
+        f"got {type(fit).__name__}"
+    )
+
+
+def _observed(name: str, tree: xr.DataTree) -> np.ndarray:
+    if "log_likelihood" not in tree.children:
+        raise ValueError(
+            f"model {name!r} has no log_likelihood group, which LOO needs; refit it with "
+            "log_likelihood=True (the default 'auto' drops it when rows x draws exceed "
+            "512 MiB)"
+        )
+    if "observed_data" not in tree.children or "y" not in tree["observed_data"].data_vars:
+        raise ValueError(f"model {name!r} has no observed_data['y'] to check the data against")
+    return np.asarray(tree["observed_data"]["y"].values)
+
+
+def compare(
+    fits: Mapping[str, Any],
+    *,
+    method: str = "stacking",
+    round_to: int | str = "none",
+) -> pd.DataFrame:
+    """Compare fitted FMs by their expected log predictive density (PSIS-LOO).
+
+    Parameters
+    ----------
+    fits : mapping of str to fitted estimator or DataTree
+        At least two models, fitted on the same rows (``observed_data['y']`` must be equal),
+        each with its pointwise ``log_likelihood`` group.
+    method : {"stacking", "BB-pseudo-BMA", "pseudo-BMA"}
+        How ArviZ computes the model weights.
+    round_to : int or "none" or "auto"
+        Rounding of the table (ArviZ's argument); ``"none"`` keeps raw numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ArviZ's comparison table, best model first: ``rank``, ``elpd`` (LOO estimate of the
+        expected log pointwise predictive density) and its ``se``, ``elpd_diff`` to the best
+        model and its ``dse``, the effective number of parameters ``p``, ``weight`` and
+        Pareto-k diagnostics.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two models, a fit without ``log_likelihood``, or fits on different data.
+    TypeError
+        A value that is neither a fitted estimator nor a DataTree.
+
+    Examples
+    --------
+    >>> import bayesfm
+    >>> sim = bayesfm.simulate_fm(300, group_sizes=(10, 8), rank=2, seed=0)
+    >>> fits = {f"rank {k}": bayesfm.BayesianFMRegressor(rank=k, num_samples=200,
+    ...             progress_bar=False).fit(sim.X, sim.y, groups=sim.groups)
+    ...         for k in (1, 2)}  # doctest: +SKIP
+    >>> bayesfm.compare(fits)[["rank", "elpd", "elpd_diff", "dse"]]  # doctest: +SKIP
+    """
+    if not isinstance(fits, Mapping):
+        raise TypeError(f"fits must be a dict of name -> fitted model, got {type(fits).__name__}")
+    if len(fits) < 2:
+        raise ValueError(f"compare needs at least two models, got {len(fits)}")
+    trees = {str(name): _datatree(str(name), fit) for name, fit in fits.items()}
+    first, y0 = None, None
+    for name, tree in trees.items():
+        y = _observed(name, tree)
+        if first is None:
+            first, y0 = name, y
+            continue
+        assert y0 is not None
+        if y.shape != y0.shape:
+            raise ValueError(
+                f"models {first!r} and {name!r} were fitted on different data: {y0.shape[0]} "
+                f"and {y.shape[0]} rows; LOO compares fits on the same rows only"
+            )
+        if not np.array_equal(y, y0):
+            row = int(np.flatnonzero(y != y0)[0])
+            raise ValueError(
+                f"models {first!r} and {name!r} were fitted on different data: y differs "
+                f"first at row {row} ({y0[row]!r} vs {y[row]!r}); LOO compares fits on the "
+                "same rows only"
+            )
+    with warnings.catch_warnings():
+        # ArviZ warns about the float32 log likelihood's dtype; Pareto-k warnings stay.
+        warnings.filterwarnings("ignore", message=".*dtype.*")
+        return az.compare(trees, method=method, round_to=round_to)
+
+
+def plot_compare(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Plot a :func:`compare` table: each model's ELPD with its standard error, best on top.
+
+    Filled points are the LOO ELPD with ``+-`` one standard error; open diamonds the
+    difference to the best model (shifted onto the best model's ELPD) with ``+-`` the
+    standard error of the difference, which is what decides between two models.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`compare`.
+    ax : matplotlib Axes, optional
+        Draw here instead of on a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayesfm.compare import plot_compare
+    >>> table = pd.DataFrame({"rank": [0, 1], "elpd": [-10.0, -14.0], "se": [1.0, 1.2],
+    ...                       "elpd_diff": [0.0, -4.0], "dse": [0.0, 1.5]},
+    ...                      index=["true", "noise"])
+    >>> len(plot_compare(table).axes)
+    1
+    """
+    missing = {"elpd", "se", "elpd_diff", "dse"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}; pass the output of compare")
+    import matplotlib.pyplot as plt
+
+    t = table.sort_values("elpd", ascending=False)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.0, 0.6 * len(t) + 1.2), layout="constrained")
+    else:
+        fig = ax.get_figure()  # type: ignore[assignment]
+    pos = -np.arange(len(t), dtype=float)
+    elpd = t["elpd"].to_numpy(float)
+    best = elpd[0]
+    ax.errorbar(elpd, pos, xerr=t["se"].to_numpy(float), fmt="o", color="C0",
+                label="ELPD (LOO) +- se")
+    diff = t["elpd_diff"].to_numpy(float)
+    ax.errorbar((best + diff)[1:], pos[1:] - 0.25, xerr=t["dse"].to_numpy(float)[1:], fmt="D",
+                mfc="white", color="C1", label="difference to best +- se")
+    ax.axvline(best, color="grey", lw=0.8, ls="--")
+    ax.set_yticks(pos, [str(i) for i in t.index])
+    ax.set_xlabel("expected log predictive density (higher is better)")
+    ax.legend(loc="lower left", fontsize="small")
+    return fig  # type: ignore[return-value]
