@@ -80,8 +80,8 @@ def kill_during_save(folder: Path, old: BayesianFMRegressor, X) -> list[str]:
         proc.wait()
         loaded = bayesfm.load(path)
         which = "previous" if loaded.rank == old.rank else "new"
-        same = np.array_equal(loaded.predict(X[:5]) if which == "previous" else 0,
-                              old.predict(X[:5]) if which == "previous" else 0)
+        same = which == "previous" and np.array_equal(loaded.predict(X[:5]),
+                                                      old.predict(X[:5]))
         left = sorted(p.name for p in folder.iterdir() if p.name != "model.bayesfm")
         outcomes.append(f"killed {delay:g} s into the save loop: the file loads, holding the "
                         f"{which} model" + (" (bit-identical predictions)" if same else "")
