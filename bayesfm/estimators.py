@@ -747,14 +747,16 @@ def _check_X_shape_and_kind(X: Any) -> None:
             )
         if arr.ndim != 2:
             raise ValueError(
-                f"X must be 2-dimensional (rows x features), got shape {arr.shape}; reshape a "
-                "single row with X.reshape(1, -1)"
+                f"X must be 2-dimensional (rows x features), got shape {arr.shape}. Reshape "
+                "your data: a single row is X.reshape(1, -1)"
             )
         shape = arr.shape
     if shape[0] == 0:
-        raise ValueError(f"X has 0 rows (shape {shape}); at least one row is required")
+        raise ValueError(f"X has 0 rows (shape={shape}); at least one row is required")
     if shape[1] == 0:
-        raise ValueError(f"X has 0 features (shape {shape}); at least one is required")
+        raise ValueError(
+            f"X has 0 feature(s) (shape={shape}) while a minimum of 1 is required."
+        )
 
 
 def _as_1d(y: Any, n_rows: int) -> np.ndarray:

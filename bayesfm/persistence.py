@@ -47,6 +47,8 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "ModelFileError", "load", "save_model"]
 MAGIC = b"\x89BAYESFM\r\n\x1a\n"
 #: Version of the container layout written by this bayesfm; :func:`load` reads up to it.
 FORMAT_VERSION = 1
+#: Oldest format version this bayesfm reads (1 is the first: every released format so far).
+MIN_FORMAT_VERSION = 1
 
 type FMEstimator = BayesianFMRegressor | BayesianFMClassifier | BayesianFMOrdinal
 
@@ -290,9 +292,16 @@ def _read_header(f: BinaryIO, where: str) -> dict[str, Any]:
             f"format versions up to {FORMAT_VERSION}: upgrade to a bayesfm that reads format "
             f"version {version}"
         )
+    if type(version) is int and version < MIN_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{where} has model format version {version}, but bayesfm {__version__} reads "
+            f"format versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}: load it with a bayesfm "
+            f"that reads format version {version} and save it again"
+        )
     # Canonical and complete: every byte of the header matters, like those of the payload.
     ok = (isinstance(header, dict) and set(header) == _HEADER_KEYS
-          and version == FORMAT_VERSION and _dumps(header) + b"\n" == line
+          and type(version) is int and version == FORMAT_VERSION
+          and _dumps(header) + b"\n" == line
           and all(type(header[k]) is int and header[k] >= 0
                   for k in ("config_length", "payload_length")))
     if not ok:

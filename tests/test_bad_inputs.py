@@ -92,11 +92,11 @@ CASES = [
          ValueError, r"groups must give one group per feature: expected length 4, got shape"),
     # -- empty inputs
     Case("estimator", "X with no rows", lambda: reg().fit(np.zeros((0, 4)), np.zeros(0)),
-         ValueError, r"X has 0 rows \(shape \(0, 4\)\)"),
+         ValueError, r"X has 0 rows \(shape=\(0, 4\)\); at least one row is required"),
     Case("estimator", "sparse X with no rows",
          lambda: reg().fit(sp.csr_matrix((0, 4)), np.zeros(0)), ValueError, r"X has 0 rows"),
     Case("estimator", "X with no columns", lambda: reg().fit(np.zeros((3, 0)), np.zeros(3)),
-         ValueError, r"X has 0 features \(shape \(3, 0\)\)"),
+         ValueError, r"X has 0 feature\(s\) \(shape=\(3, 0\)\) while a minimum of 1 is required"),
     Case("estimator", "DataFrame with no rows", lambda: reg().fit(FRAME.iloc[:0], Y[:0]),
          ValueError, r"X has 0 rows"),
     Case("estimator", "no rows at predict", lambda: fitted().predict(np.zeros((0, 4))),
