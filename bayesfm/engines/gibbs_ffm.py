@@ -187,13 +187,15 @@ def _ffm_sweep(
     u_boost, u_z = uniform[:n_hyper], uniform[n_hyper:]
 
     if likelihood == "probit":
+        assert z is not None  # the probit state carries its latent utilities
         yhat = z - e
         e = _truncnorm_residual(u_z, yhat, data.y)
         z = yhat + e
 
     s_sum = jnp.asarray(n_rows, dtype) if weight is None else weight.sum()
     se_sum = e.sum() if weight is None else (weight * e).sum()
-    w0 = _conditional_draw(nz_w0[0], state.w0, s_sum, se_sum, priors.reg0, 0.0, tau)
+    w0 = _conditional_draw(nz_w0[0], state.w0, s_sum, se_sum, jnp.asarray(priors.reg0, dtype),
+                           jnp.zeros((), dtype), tau)
     e = e - (w0 - state.w0)
 
     # Column 0 of theta is w (h_n = x_ni); column 1 + h k + f is v[:, h, f].
