@@ -253,17 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="fit a CTR classifier on bundled simulated data with known truth",
         description="Simulate CTR-style data from the FM (3 fields, rank 4), fit a Bayesian "
-        "FM classifier, and write predictions with 90%% intervals, a diagnostics summary, the "
+        "FM classifier, and write predictions with 90% intervals, a diagnostics summary, the "
         "posterior (netCDF) and plots to --out.",
     )
     demo.add_argument("--out", default="bayesfm-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--method", default="gibbs", choices=["gibbs", "nuts", "svi"],
                       help="inference engine (default: %(default)s)")
-    demo.add_argument("--rows", type=int, default=2000,
+    demo.add_argument("--rows", type=_positive_int, default=2000,
                       help="simulated rows (default: %(default)s)")
-    demo.add_argument("--warmup", type=int, default=1000, help="warm-up draws per chain")
-    demo.add_argument("--samples", type=int, default=1000, help="kept draws per chain")
-    demo.add_argument("--chains", type=int, default=2, help="number of chains")
+    demo.add_argument("--warmup", type=_positive_int, default=1000, help="warm-up draws per chain")
+    demo.add_argument("--samples", type=_positive_int, default=1000, help="kept draws per chain")
+    demo.add_argument("--chains", type=_positive_int, default=2, help="number of chains")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.set_defaults(func=_demo)
     _add_fit_parser(sub)
