@@ -35,10 +35,12 @@ def test_unknown_option_exits_nonzero(capsys):
 
 
 def test_bad_value_is_a_one_line_error(tmp_path, capsys):
-    rc = main(["demo", "--out", str(tmp_path), "--rows", "400", "--samples", "0"])
-    assert rc == 2
+    # The parser refuses a non-positive count before any fitting starts.
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--out", str(tmp_path), "--rows", "400", "--samples", "0"])
+    assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("bayesfm: error:") and "num_samples" in err and "\n" not in err
+    assert err.startswith("bayesfm demo: error:") and "--samples" in err and "\n" not in err
 
 
 # -- bayesfm fit ---------------------------------------------------------------------------
