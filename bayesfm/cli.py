@@ -157,11 +157,12 @@ def _fit(args: argparse.Namespace) -> int:
     from bayesfm._cli_fit import run_fit
 
     report = run_fit(args)
-    for key in ("train_rows", "test_rows", "n_features", "fit_seconds", "max_rhat",
-                "min_ess_bulk"):
-        print(f"{key:>14}: {report[key]}")
-    for key, value in report.get("metrics", {}).items():
-        print(f"{key:>14}: {value}")
+    shown = {k: report[k] for k in ("train_rows", "test_rows", "n_features", "fit_seconds",
+                                    "max_rhat", "min_ess_bulk")}
+    shown.update(report.get("metrics", {}))
+    width = max(map(len, shown))
+    for key, value in shown.items():
+        print(f"{key:>{width}}: {value}")
     print(f"outputs written to {Path(args.out).resolve()}: {', '.join(report['files'])}")
     return 0
 
