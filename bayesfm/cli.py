@@ -29,7 +29,7 @@ def run_demo(
     num_chains: int = 2,
     seed: int = 0,
     progress_bar: bool | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Fit a CTR-style classifier on simulated data with known truth; write every output.
 
     Writes to ``out``: ``predictions.csv`` (held-out rows: true and predicted click
@@ -65,6 +65,7 @@ def run_demo(
     mean = clf.predict_proba(X_te)[:, 1]
     bounds = clf.predict_interval(X_te, prob=0.9)
     draws = clf.predict_draws(X_te)
+    assert sim.prob is not None  # binary simulations carry the true click probability
     truth = sim.prob[te]
     sd = draws.std(axis=0)
     covered = (bounds[:, 0] <= truth) & (truth <= bounds[:, 1])
@@ -157,11 +158,12 @@ def _fit(args: argparse.Namespace) -> int:
     from bayesfm._cli_fit import run_fit
 
     report = run_fit(args)
-    for key in ("train_rows", "test_rows", "n_features", "fit_seconds", "max_rhat",
-                "min_ess_bulk"):
-        print(f"{key:>14}: {report[key]}")
-    for key, value in report.get("metrics", {}).items():
-        print(f"{key:>14}: {value}")
+    shown = {k: report[k] for k in ("train_rows", "test_rows", "n_features", "fit_seconds",
+                                    "max_rhat", "min_ess_bulk")}
+    shown.update(report.get("metrics", {}))
+    width = max(map(len, shown))
+    for key, value in shown.items():
+        print(f"{key:>{width}}: {value}")
     print(f"outputs written to {Path(args.out).resolve()}: {', '.join(report['files'])}")
     return 0
 
