@@ -140,7 +140,8 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class of every row (under the posterior predictive probabilities)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_expected(self, X: Any, return_std: bool = False) -> Any:
         """Posterior mean of the expected rating ``E[y | x] = sum_c class_c P(y = c | x)``.
@@ -294,7 +295,8 @@ def _ordinal_codes(y: Any, n_rows: int, classes: Any) -> tuple[np.ndarray, np.nd
                 raise ValueError(f"classes must be strictly increasing, got {class_arr.tolist()}")
     if class_arr.size < 2:
         raise ValueError(
-            f"an ordinal model needs at least 2 classes, got {class_arr.tolist()!r}; pass "
+            f"an ordinal model needs at least 2 classes, got {class_arr.size} class "
+            f"{class_arr.tolist()!r}; pass "
             "classes=[...] to name classes absent from y"
         )
     if class_arr.dtype.kind == "O":
@@ -323,8 +325,10 @@ def _integer_labels(y: np.ndarray, name: str) -> np.ndarray:
                         for v in y.tolist()], dtype=bool)
     if bad.any():
         row = int(np.argmax(bad))
+        value = y.tolist()[row]
+        kind = "a continuous value " if isinstance(value, float) else ""
         raise ValueError(
             f"{name} must hold integer labels or ordered categories (pd.Categorical with "
-            f"ordered=True); got {y.tolist()[row]!r} at position {row}"
+            f"ordered=True); got {kind}{value!r} at position {row}"
         )
     return np.asarray(y.tolist(), dtype=np.float64).astype(np.int64)
