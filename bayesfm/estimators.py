@@ -128,11 +128,6 @@ class _BaseBayesianFM(BaseEstimator):
                 f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}"
             )
         check_variant(self.model, self.degree)
-        if self.method == "gibbs" and self.degree != 2:
-            raise ValueError(
-                f"method='gibbs' samples degree=2 models only, got degree={self.degree}; "
-                "use method='nuts' or 'svi' for the degree-3 FM"
-            )
         _check_positive_int(self.num_warmup, "num_warmup", minimum=0)
         _check_positive_int(self.num_samples, "num_samples")
         _check_positive_int(self.num_chains, "num_chains")
