@@ -251,5 +251,6 @@ def _deg3_agreement(n_rows, sizes, nuts_warmup, nuts_samples, nuts_chains, gibbs
 def test_degree3_gibbs_agrees_with_nuts(x64):
     z, sd_ratio = _deg3_agreement(300, [6, 5, 4], nuts_warmup=1000, nuts_samples=1000,
                                   nuts_chains=2, gibbs_samples=20000)
+    print(f"z = {np.round(z, 2)}, sd ratio = {np.round(sd_ratio, 3)}")  # shown with -s
     assert np.all(np.abs(z) <= 3.0), z
     assert np.all(np.abs(sd_ratio - 1.0) <= 0.15), sd_ratio
