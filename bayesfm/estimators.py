@@ -128,11 +128,6 @@ class _BaseBayesianFM(BaseEstimator):
                 f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}"
             )
         check_variant(self.model, self.degree)
-        if self.method == "gibbs" and self.degree != 2:
-            raise ValueError(
-                f"method='gibbs' samples degree=2 models only, got degree={self.degree}; "
-                "use method='nuts' or 'svi' for the degree-3 FM"
-            )
         _check_positive_int(self.num_warmup, "num_warmup", minimum=0)
         _check_positive_int(self.num_samples, "num_samples")
         _check_positive_int(self.num_chains, "num_chains")
@@ -509,7 +504,7 @@ class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
         fields. See :mod:`bayesfm.model_variants`.
     degree : {2, 3}, default 2
         ``3`` adds the order-3 ANOVA kernel over a second factor matrix ``v3`` with its
-        own hyperpriors (``model="fm"`` with NUTS or SVI only).
+        own hyperpriors (``model="fm"`` only; every engine, Gibbs with ``store="draws"``).
     num_warmup, num_samples, num_chains, thinning : int
         MCMC settings (``num_samples`` is also the number of draws taken from an SVI guide).
     random_state : int, RandomState or None
@@ -533,7 +528,8 @@ class BayesianFMRegressor(RegressorMixin, _BaseBayesianFM):
     progress_bar : bool or None
         ``None``: on in a terminal or notebook.
     store : {"draws", "moments"}, default "draws"
-        What the fit keeps (``method="gibbs"`` for ``"moments"``). ``"draws"``: every draw
+        What the fit keeps (``"moments"``: ``method="gibbs"`` with the plain degree-2 FM
+        only). ``"draws"``: every draw
         of every parameter after thinning, ``num_chains * num_samples // thinning * p * k``
         floats for ``v`` alone. ``"moments"``, the mode for large data: draws of ``w0``,
         ``tau``, the hyperparameters, the scores of 20 fixed training rows (``eta_ref``) and

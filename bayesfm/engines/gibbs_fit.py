@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 
 from bayesfm.engines._common import EngineResult, FitProblem, reference_rows
+from bayesfm.engines.gibbs_deg3 import run_gibbs_deg3
 from bayesfm.engines.gibbs_ffm import run_gibbs_ffm
 from bayesfm.engines.gibbs_kernel import run_gibbs
 from bayesfm.engines.gibbs_ordinal import run_gibbs_ordinal
@@ -31,7 +32,9 @@ def fit_gibbs(
     problem : FitProblem
         ``likelihood`` must be ``"gaussian"``, ``"probit"`` (the conjugate ones) or
         ``"ordinal"`` (latent augmentation plus Metropolis cutpoints,
-        :mod:`bayesfm.engines.gibbs_ordinal`).
+        :mod:`bayesfm.engines.gibbs_ordinal`). ``model="ffm"`` runs
+        :mod:`bayesfm.engines.gibbs_ffm` and ``degree=3`` :mod:`bayesfm.engines.gibbs_deg3`
+        (both ``store="draws"`` only).
     rng_key : jax.Array
     num_warmup, num_samples, num_chains, thinning : int
     progress_bar : bool
@@ -61,6 +64,11 @@ def fit_gibbs(
     ((2, 4, 9, 2), False)
     """
     if problem.likelihood == "ordinal":
+        if (problem.model, problem.degree) != ("fm", 2):
+            raise ValueError(
+                "the ordinal Gibbs sampler runs the plain degree-2 FM only, got "
+                f"model={problem.model!r}, degree={problem.degree}"
+            )
         if store != "draws":
             raise ValueError(
                 f"store={store!r} is not available for the ordinal likelihood yet; use "
@@ -79,11 +87,6 @@ def fit_gibbs(
             "sample_weight with link='probit' is not supported by method='gibbs' (weighted "
             "rows have no exact probit augmentation); use method='nuts' or 'svi'"
         )
-    if problem.degree != 2:
-        raise ValueError(
-            f"method='gibbs' samples degree=2 models only, got degree={problem.degree}; use "
-            "method='nuts' or 'svi' for the degree-3 FM"
-        )
     d = problem.design
     common = dict(
         n_groups=d.n_groups, rank=problem.rank, likelihood=problem.likelihood,
@@ -91,13 +94,15 @@ def fit_gibbs(
         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
         thinning=thinning, rng_key=rng_key, progress_bar=progress_bar,
     )
-    if problem.model == "ffm":
+    if problem.model == "ffm" or problem.degree == 3:
+        name = "model='ffm'" if problem.model == "ffm" else "degree=3"
         if store != "draws":
             raise ValueError(
-                f"store={store!r} is not available for model='ffm' yet; use store='draws' "
+                f"store={store!r} is not available for {name} yet; use store='draws' "
                 "(with thinning to save memory)"
             )
-        samples = run_gibbs_ffm(d.indices, d.values, d.group_of_feature, problem.y, **common)
+        run = run_gibbs_ffm if problem.model == "ffm" else run_gibbs_deg3
+        samples = run(d.indices, d.values, d.group_of_feature, problem.y, **common)
     else:
         samples = run_gibbs(
             d.indices, d.values, d.group_of_feature, problem.y, **common, store=store,

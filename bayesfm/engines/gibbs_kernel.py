@@ -151,6 +151,8 @@ class FMGibbsState(NamedTuple):
         scores ``eta_ref`` of the reference rows, read from the cached residuals.
         """
         names = _SITES if self.moments is None else _SMALL_SITES
+        # Chains of FM variants with more sites (the degree-3 FM's v3) name them.
+        names = names + getattr(self.chain, "extra_sites", ())
         out = {name: getattr(self.chain, name) for name in names}
         if self.chain.z is None:  # Gaussian likelihood
             out["tau"] = self.chain.tau
