@@ -45,7 +45,7 @@ from bayesfm.engines.gibbs import (
     _truncnorm_residual,
 )
 from bayesfm.engines.gibbs_ffm import _entries
-from bayesfm.engines.gibbs_kernel import FMGibbs, FMGibbsState
+from bayesfm.engines.gibbs_kernel import FMGibbs, FMGibbsState, each_chain
 from bayesfm.model import FMPriors
 
 __all__ = [
@@ -416,7 +416,7 @@ class Deg3Gibbs(FMGibbs):
 
         chain = state.chain._replace(rng_key=state.rng_key)
         if self._vectorized:
-            chain = jax.vmap(sweep, in_axes=(0, None))(chain, state.data)
+            chain = each_chain(sweep, chain, state.data)
         else:
             chain = sweep(chain, state.data)
         return FMGibbsState(chain, state.data, chain.rng_key)

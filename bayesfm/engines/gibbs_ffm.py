@@ -47,7 +47,7 @@ from bayesfm.engines.gibbs import (
     _shift_bias,
     _truncnorm_residual,
 )
-from bayesfm.engines.gibbs_kernel import FMGibbs, FMGibbsState
+from bayesfm.engines.gibbs_kernel import FMGibbs, FMGibbsState, each_chain
 from bayesfm.model import FMPriors
 
 __all__ = ["FFMGibbs", "ffm_init", "ffm_predict_cache", "ffm_step", "run_gibbs_ffm"]
@@ -381,7 +381,7 @@ class FFMGibbs(FMGibbs):
 
         chain = state.chain._replace(rng_key=state.rng_key)
         if self._vectorized:
-            chain = jax.vmap(sweep, in_axes=(0, None))(chain, state.data)
+            chain = each_chain(sweep, chain, state.data)
         else:
             chain = sweep(chain, state.data)
         return FMGibbsState(chain, state.data, chain.rng_key)

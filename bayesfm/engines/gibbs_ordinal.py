@@ -41,6 +41,7 @@ from numpyro.util import is_prng_key
 from bayesfm.cutpoints import _log1mexp, cutpoint_log_prior, ordinal_log_prob
 from bayesfm.engines.gibbs import GibbsData, GibbsState, _sweep, prepare_data
 from bayesfm.engines.gibbs import init as fm_init
+from bayesfm.engines.gibbs_kernel import each_chain
 from bayesfm.model import FMPriors
 
 __all__ = [
@@ -450,7 +451,7 @@ class OrdinalFMGibbs(MCMCKernel):
 
         chain = state.chain._replace(fm=state.chain.fm._replace(rng_key=state.rng_key))
         if self._vectorized:
-            chain = jax.vmap(sweep, in_axes=(0, None))(chain, state.data)
+            chain = each_chain(sweep, chain, state.data)
         else:
             chain = sweep(chain, state.data)
         return OrdinalKernelState(chain, state.data, chain.fm.rng_key)
