@@ -31,6 +31,7 @@ from bayesfm.engines import (
     auto_progress_bar,
     enable_compilation_cache,
     fit_gibbs,
+    release_compiled_programs,
     run_nuts,
     run_svi,
 )
@@ -319,6 +320,7 @@ class _BaseBayesianFM(BaseEstimator):
             self.convergence_problems_ = check_convergence(self.idata_)
         else:
             self.convergence_problems_ = []
+        release_compiled_programs()  # many fits in one process must not exhaust its mappings
         return self
 
     # -- prediction ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from bayesfm.engines._common import (
     auto_progress_bar,
     enable_compilation_cache,
     reference_rows,
+    release_compiled_programs,
 )
 from bayesfm.engines.gibbs_fit import fit_gibbs
 from bayesfm.engines.nuts import run_nuts
@@ -29,6 +30,7 @@ __all__ = [
     "enable_compilation_cache",
     "fit_gibbs",
     "reference_rows",
+    "release_compiled_programs",
     "run_nuts",
     "run_svi",
 ]
