@@ -19,7 +19,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["compare", "plot_compare"]
+__all__ = ["compare", "plot_compare", "psis_loo"]
 
 
 def _datatree(name: str, fit: Any) -> xr.DataTree:
@@ -117,7 +117,78 @@ def compare(
     with warnings.catch_warnings():
         # ArviZ warns about the float32 log likelihood's dtype; Pareto-k warnings stay.
         warnings.filterwarnings("ignore", message=".*dtype.*")
-        return az.compare(trees, method=method, round_to=round_to)
+        elpds = {name: psis_loo(tree) for name, tree in trees.items()}
+        return az.compare(elpds, method=method, round_to=round_to)
+
+
+def _relative_ess(tree: xr.DataTree, n_samples: int) -> float:
+    """ArviZ's default relative efficiency for LOO: mean ESS of the posterior over draws."""
+    post = tree["posterior"].to_dataset()
+    if post.sizes["chain"] == 1:
+        return 1.0
+    ess = post.azstats.ess(method="mean")
+    return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
+
+
+def psis_loo(tree: xr.DataTree) -> Any:
+    """PSIS-LOO of one fit (:func:`arviz.loo`), also for rows whose weights have a flat tail.
+
+    A row that every draw predicts with certainty to float32 precision (a click probability
+    that rounds to 1, common on real CTR data) has the same log likelihood in every draw of
+    the importance-ratio tail. ArviZ's Pareto fit then stops with "All tail values are the
+    same". The tail of such a row has no spread to smooth, so its raw importance weights are
+    already stable and its LOO term is exact: those rows get the raw normalised weights and
+    ``k = -inf``; every other row gets ArviZ's Pareto-smoothed weights and ``k``, with the
+    relative efficiency ArviZ would use.
+
+    Parameters
+    ----------
+    tree : DataTree
+        A fit with ``posterior`` and ``log_likelihood`` (variable ``y``) groups.
+
+    Returns
+    -------
+    arviz_stats.ELPDData
+        The pointwise LOO result, as :func:`arviz.loo` returns it.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az
+    >>> from bayesfm.compare import psis_loo
+    >>> ll = np.random.default_rng(0).normal(-1.0, 0.1, (2, 300, 5))
+    >>> ll[..., 0] = 0.0  # one row with the same log likelihood in every draw
+    >>> tree = az.from_dict({"posterior": {"w0": ll[..., 1]}, "log_likelihood": {"y": ll}})
+    >>> res = psis_loo(tree)
+    >>> abs(float(res.elpd_i.values[0])) < 1e-12, bool(np.isneginf(res.pareto_k.values[0]))
+    (True, True)
+    """
+    ll = tree["log_likelihood"]["y"]
+    sample_dims = ("chain", "draw")
+    ll = ll.transpose(*sample_dims, ...)
+    n_samples = ll.sizes["chain"] * ll.sizes["draw"]
+    reff = _relative_ess(tree, n_samples)
+    # ArviZ's tail length (Vehtari et al. 2024): 3 sqrt(S / r_eff), or S / 5 for few draws.
+    n_tail = int(np.floor(3 * np.sqrt(n_samples / reff) if n_samples * reff > 225
+                          else n_samples / 5))
+    flat = ll.values.reshape(n_samples, -1)
+    top = np.sort(-flat, axis=0)[n_samples - n_tail:]
+    flat_tail = top[-1] == top[0]
+    obs_shape = ll.shape[2:]
+    log_w = np.empty(flat.shape, dtype=np.float64)
+    k = np.full(flat.shape[1], -np.inf)
+    raw = -flat[:, flat_tail].astype(np.float64)
+    log_w[:, flat_tail] = raw - np.logaddexp.reduce(raw, axis=0)
+    rest = np.flatnonzero(~flat_tail)
+    if rest.size:
+        sub = xr.DataArray(flat[:, rest].reshape(ll.sizes["chain"], ll.sizes["draw"], -1),
+                           dims=(*sample_dims, "_row"))
+        lw, kk = sub.azstats.psislw(r_eff=reff, dim=sample_dims)
+        log_w[:, rest] = lw.transpose(*sample_dims, "_row").values.reshape(n_samples, -1)
+        k[rest] = kk.values
+    log_weights = ll.copy(data=log_w.reshape(ll.shape))
+    pareto_k = ll.isel(chain=0, draw=0, drop=True).copy(data=k.reshape(obs_shape))
+    return az.loo(tree, pointwise=True, var_name="y", reff=reff, log_weights=log_weights,
+                  pareto_k=pareto_k)
 
 
 def plot_compare(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:

@@ -67,3 +67,43 @@ def test_missing_log_likelihood_and_bad_inputs_are_refused(fits):
     with pytest.raises(ValueError, match="lacks columns"):
         plot_compare(compare({"a": true, "b": true}).drop(columns="dse"))
     assert bayesfm.compare is compare
+
+
+def _certain_rows(tree, rows):
+    """A copy of ``tree`` whose ``rows`` have log likelihood 0 in every draw (p = 1)."""
+    tree = tree.copy(deep=True)
+    ll = tree["log_likelihood"]["y"]
+    values = ll.values.copy()
+    values[..., rows] = 0.0
+    tree["log_likelihood"]["y"] = ll.copy(data=values)
+    return tree
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_rows_predicted_with_certainty_keep_loo_working(fits):
+    import arviz as az
+
+    from bayesfm.compare import psis_loo
+
+    _, true, noise = fits
+    cols = ["elpd", "se", "p", "elpd_diff", "dse"]
+    # On ordinary fits bayesfm's LOO is ArviZ's, to rounding.
+    ours = compare({"true": true, "noise": noise})
+    theirs = az.compare({"true": true.idata_, "noise": noise.idata_}, round_to="none")
+    np.testing.assert_allclose(ours.loc[["true", "noise"], cols].to_numpy(float),
+                               theirs.loc[["true", "noise"], cols].to_numpy(float), rtol=1e-9)
+    # A click probability that rounds to 1 in float32 gives log likelihood 0 in every draw:
+    # ArviZ's Pareto fit stops on such rows (seen on frappe); compare must not.
+    trees = {"true": _certain_rows(true.idata_, [0, 3, 9]),
+             "noise": _certain_rows(noise.idata_, [0, 3, 9])}
+    with pytest.raises(ValueError):
+        az.compare(trees)
+    table = compare(trees)
+    assert list(table.index) == ["true", "noise"]
+    loo, plain = psis_loo(trees["true"]), psis_loo(true.idata_)
+    elpd_i, k = loo.elpd_i.values, loo.pareto_k.values
+    np.testing.assert_allclose(elpd_i[[0, 3, 9]], 0.0, atol=1e-12)  # exact: uniform weights
+    assert np.all(np.isneginf(k[[0, 3, 9]]))
+    other = np.setdiff1d(np.arange(elpd_i.size), [0, 3, 9])
+    np.testing.assert_allclose(elpd_i[other], plain.elpd_i.values[other], rtol=1e-12)
+    np.testing.assert_allclose(k[other], plain.pareto_k.values[other], rtol=1e-12)
