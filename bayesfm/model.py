@@ -86,7 +86,7 @@ def fm_predict(
     >>> from bayesfm.model import fm_predict
     >>> v = jnp.array([[1.0], [2.0], [3.0]])
     >>> idx = jnp.array([[0, 2]]); val = jnp.array([[1.0, 1.0]])
-    >>> float(fm_predict(0.5, jnp.zeros(3), v, idx, val))  # 0.5 + v0 * v2
+    >>> float(fm_predict(0.5, jnp.zeros(3), v, idx, val)[0])  # 0.5 + v0 * v2
     3.5
     """
     return fm_linear(w0, w, indices, values) + fm_pairwise(v, indices, values)
