@@ -8,8 +8,10 @@ outputs (the docs show them; Sphinx never executes notebooks). Run it after edit
     BAYESFM_DATA=../shared/data .venv/bin/python examples/make_notebooks.py            # all
     BAYESFM_DATA=../shared/data .venv/bin/python examples/make_notebooks.py quickstart
 
-``--check`` executes nothing and exits 1 when a notebook's cells differ from its script
-(the test suite runs the same check). Needs the ``dev`` extra (jupytext, nbclient, ipykernel).
+``--text-only`` copies edited markdown cells into the stored notebooks without executing them
+(refused when a code cell changed). ``--check`` executes nothing and exits 1 when a
+notebook's cells differ from its script (the test suite runs the same check). Needs the
+``dev`` extra (jupytext, nbclient, ipykernel).
 """
 
 from __future__ import annotations
@@ -90,11 +92,40 @@ def build(script: Path, timeout: int = 1800) -> None:
     print(f"{script.name}: executed in {time.perf_counter() - t0:.0f} s, {size:.0f} KiB")
 
 
+def update_text(script: Path) -> None:
+    """Copy the markdown cells of ``script`` into its executed notebook, executing nothing.
+
+    For prose edits after a long run on real data: the stored outputs stay valid only while
+    every code cell is unchanged, so a notebook whose code differs is refused (rebuild it).
+    """
+    import jupytext
+    import nbformat
+
+    ipynb = script.with_suffix(".ipynb")
+    want = jupytext.read(script)
+    have = nbformat.read(ipynb, as_version=4)
+    kinds = [c.cell_type for c in want.cells] == [c.cell_type for c in have.cells]
+    same_code = kinds and all(
+        a.source.strip() == b.source.strip()
+        for a, b in zip(want.cells, have.cells, strict=True) if a.cell_type == "code")
+    if not same_code:
+        raise SystemExit(f"{script.name}: code cells differ from {ipynb.name}; rebuild it "
+                         "(without --text-only)")
+    for a, b in zip(want.cells, have.cells, strict=True):
+        if a.cell_type == "markdown":
+            b.source = a.source
+    nbformat.write(have, ipynb)
+    print(f"{ipynb.name}: markdown updated from {script.name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebooks to build (default: all)")
     parser.add_argument("--check", action="store_true",
                         help="only check that every notebook matches its script")
+    parser.add_argument("--text-only", action="store_true",
+                        help="copy edited markdown cells into the executed notebooks, keeping "
+                             "their outputs (refused when a code cell changed)")
     args = parser.parse_args(argv)
     scripts = paired_scripts()
     if args.names:
@@ -109,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             print(msg, file=sys.stderr)
         return 1 if problems else 0
     for script in scripts:
-        build(script)
+        if args.text_only:
+            update_text(script)
+        else:
+            build(script)
     return 0
 
 
