@@ -240,5 +240,7 @@ def plot_compare(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     ax.axvline(best, color="grey", lw=0.8, ls="--")
     ax.set_yticks(pos, [str(i) for i in t.index])
     ax.set_xlabel("expected log predictive density (higher is better)")
-    ax.legend(loc="lower left", fontsize="small")
+    # Above the axes: inside, it covered the markers of whichever model sat in its corner.
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize="small",
+              frameon=False)
     return fig  # type: ignore[return-value]
