@@ -128,8 +128,9 @@ def each_chain(sweep: Any, chains: Any, data: Any) -> Any:
     The chains run through :func:`jax.lax.map`, not :func:`jax.vmap`: under ``vmap`` the
     sweep's in-loop updates of single cache rows (``q``) become scatters over the batched
     cache, which XLA copies whole at every block. That made two field-aware chains on frappe
-    25 times slower than running them in turn (10.6 s against 0.42 s per sweep), and the plain
-    FM 10-25% slower; see docs/benchmarks.md.
+    29 times slower than running them in turn (17.4 s against 0.60 s per sweep); for the plain
+    and the degree-3 FM the two ways are within 25% of each other, either way round (see
+    docs/benchmarks.md and benchmarks/bench_chains.py).
 
     Examples
     --------
