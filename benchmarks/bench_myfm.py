@@ -304,13 +304,17 @@ def child_bayesfm(job: dict[str, Any], grouped: bool, sweeps: int, burn: int,
     if job["task"] == "ordinal":
         extra["classes"] = [1, 2, 3, 4, 5]
         ytr = np.rint(ytr).astype(np.int64)
+    if store != "draws":  # the ordinal estimator keeps draws only: it has no ``store``
+        if job["task"] == "ordinal":
+            raise SystemExit("--store moments: BayesianFMOrdinal keeps draws only")
+        extra["store"] = store
     fits = []
     for _ in range(n_fits):
         times.clear()
         spans.clear()
         model = cls(rank=job["rank"], method="gibbs", num_warmup=burn,
                     num_samples=sweeps - burn, num_chains=1, random_state=0,
-                    log_likelihood=False, progress_bar=False, store=store, **extra)
+                    log_likelihood=False, progress_bar=False, **extra)
         wall0, t0, c0 = time.time(), time.perf_counter(), _cpu_s()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
