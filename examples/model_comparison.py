@@ -188,6 +188,6 @@ else:
 #   plain FM (0.9608, 0.2027); the FFM leads the plain FM by 257 (se 39). Two warnings go with
 #   it: most rows are flagged (p is about 5,000 on 57,722 rows), and the R-hat of the total log
 #   likelihood is 1.75-1.93, so the probit Gibbs chains have not mixed this statistic in 300
-#   sweeps (their test predictions agree well). Take the order, which the held-out metrics
+#   sweeps. Take the order, which the held-out metrics
 #   confirm, not the size of the ELPD differences. The FFM's gain costs several times the plain
 #   FM's fit time (the `fit s` column; 498 s against 92 s when nothing else ran).
