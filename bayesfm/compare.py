@@ -121,15 +121,6 @@ def compare(
         return az.compare(elpds, method=method, round_to=round_to)
 
 
-def _relative_ess(tree: xr.DataTree, n_samples: int) -> float:
-    """ArviZ's default relative efficiency for LOO: mean ESS of the posterior over draws."""
-    post = tree["posterior"].to_dataset()
-    if post.sizes["chain"] == 1:
-        return 1.0
-    ess = post.azstats.ess(method="mean")
-    return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
-
-
 def psis_loo(tree: xr.DataTree) -> Any:
     """PSIS-LOO of one fit (:func:`arviz.loo`), also for rows whose weights have a flat tail.
 
@@ -162,31 +153,34 @@ def psis_loo(tree: xr.DataTree) -> Any:
     >>> abs(float(res.elpd_i.values[0])) < 1e-12, bool(np.isneginf(res.pareto_k.values[0]))
     (True, True)
     """
-    ll = tree["log_likelihood"]["y"]
+    # ArviZ's own relative efficiency and tail length, so the rows set aside here are exactly
+    # those its Pareto fit would refuse.
+    from arviz_stats.base.diagnostics import _DiagnosticsBase
+    from arviz_stats.loo.loo_helper import _get_r_eff
+
     sample_dims = ("chain", "draw")
-    ll = ll.transpose(*sample_dims, ...)
-    n_samples = ll.sizes["chain"] * ll.sizes["draw"]
-    reff = _relative_ess(tree, n_samples)
-    # ArviZ's tail length (Vehtari et al. 2024): 3 sqrt(S / r_eff), or S / 5 for few draws.
-    n_tail = int(np.floor(3 * np.sqrt(n_samples / reff) if n_samples * reff > 225
-                          else n_samples / 5))
+    ll = tree["log_likelihood"]["y"].transpose(*sample_dims, ...)
+    n_chains, n_draws = ll.shape[:2]
+    n_samples = n_chains * n_draws
+    reff = _get_r_eff(tree, n_samples)
+    n_tail = int(_DiagnosticsBase._get_ps_tails(n_samples, reff, tail="right"))
     flat = ll.values.reshape(n_samples, -1)
-    top = np.sort(-flat, axis=0)[n_samples - n_tail:]
-    flat_tail = top[-1] == top[0]
-    obs_shape = ll.shape[2:]
+    # The largest importance ratios are the smallest log likelihoods.
+    lowest = np.sort(flat, axis=0)[:n_tail]
+    flat_tail = lowest[0] == lowest[-1]
     log_w = np.empty(flat.shape, dtype=np.float64)
     k = np.full(flat.shape[1], -np.inf)
     raw = -flat[:, flat_tail].astype(np.float64)
     log_w[:, flat_tail] = raw - np.logaddexp.reduce(raw, axis=0)
     rest = np.flatnonzero(~flat_tail)
     if rest.size:
-        sub = xr.DataArray(flat[:, rest].reshape(ll.sizes["chain"], ll.sizes["draw"], -1),
+        sub = xr.DataArray(flat[:, rest].reshape(n_chains, n_draws, -1),
                            dims=(*sample_dims, "_row"))
         lw, kk = sub.azstats.psislw(r_eff=reff, dim=sample_dims)
         log_w[:, rest] = lw.transpose(*sample_dims, "_row").values.reshape(n_samples, -1)
         k[rest] = kk.values
     log_weights = ll.copy(data=log_w.reshape(ll.shape))
-    pareto_k = ll.isel(chain=0, draw=0, drop=True).copy(data=k.reshape(obs_shape))
+    pareto_k = ll.isel(chain=0, draw=0, drop=True).copy(data=k.reshape(ll.shape[2:]))
     return az.loo(tree, pointwise=True, var_name="y", reff=reff, log_weights=log_weights,
                   pareto_k=pareto_k)
 
