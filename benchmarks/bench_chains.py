@@ -23,8 +23,7 @@ import numpy as np
 
 def _data(name: str) -> tuple[Any, str, int]:
     """GibbsData of a data set's training split, its likelihood and its number of groups."""
-    from bayesfm import BayesianFMRegressor
-    from bayesfm.data import load_frappe, load_movielens_100k
+    from bayesfm.data import from_sparse, load_frappe, load_movielens_100k
     from bayesfm.engines.gibbs import prepare_data
 
     path = os.environ["BAYESFM_DATA"]
@@ -34,11 +33,10 @@ def _data(name: str) -> tuple[Any, str, int]:
     else:
         X, y, _, _, info = load_movielens_100k("u1", path=path, download=False)
         likelihood = "gaussian"
-    design = BayesianFMRegressor()._design(X, reset=True)
-    n_groups = int(np.max(info.group_of_feature)) + 1
+    design = from_sparse(X, groups=info.group_of_feature)
     data = prepare_data(design.indices, design.values, design.group_of_feature,
-                        np.asarray(y, np.float32), n_groups=n_groups)
-    return data, likelihood, n_groups
+                        np.asarray(y, np.float32), n_groups=design.n_groups)
+    return data, likelihood, design.n_groups
 
 
 def time_sweep(data: Any, likelihood: str, n_groups: int, variant: str, rank: int,

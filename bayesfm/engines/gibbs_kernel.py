@@ -128,9 +128,8 @@ def each_chain(sweep: Any, chains: Any, data: Any) -> Any:
     The chains run through :func:`jax.lax.map`, not :func:`jax.vmap`: under ``vmap`` the
     sweep's in-loop updates of single cache rows (``q``) become scatters over the batched
     cache, which XLA copies whole at every block. That made two field-aware chains on frappe
-    29 times slower than running them in turn (17.4 s against 0.60 s per sweep); for the plain
-    and the degree-3 FM the two ways are within 25% of each other, either way round (see
-    docs/benchmarks.md and benchmarks/bench_chains.py).
+    33 times slower than running them in turn (18.7 s against 0.56 s per sweep), the plain FM
+    20-25% and the degree-3 FM 7% slower (docs/benchmarks.md, benchmarks/bench_chains.py).
 
     Examples
     --------
