@@ -1,4 +1,4 @@
-"""The ordered probit likelihood and its cutpoint prior (DESIGN section 1, "ordinal").
+"""The ordered probit likelihood, its cutpoint prior and :class:`Ordinal` (DESIGN section 1).
 
 Rows carry a class code ``y_n in {0, .., C-1}``; a latent ``z_n ~ Normal(yhat_n, 1)`` falls
 between two cutpoints, ``y_n = c`` iff ``cut[c-1] < z_n <= cut[c]`` (``cut[-1] = -inf``,
@@ -20,6 +20,8 @@ site ``cutpoints`` holds all ``C - 1`` cutpoints, ``cut[0] = 0`` included.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -31,8 +33,12 @@ import scipy.special
 from jax.scipy.special import log_ndtr
 from numpyro.distributions import constraints
 
+from bayesfm.model.likelihoods.base import Likelihood, register_likelihood
+from bayesfm.model.priors import FMPriors
+
 __all__ = [
     "CUTPOINT_GAP_SCALE",
+    "Ordinal",
     "OrderedProbit",
     "class_probabilities",
     "cutpoint_log_prior",
@@ -81,7 +87,7 @@ def ordinal_log_prob(eta: jax.Array, y: jax.Array, cutpoints: jax.Array) -> jax.
     Examples
     --------
     >>> import jax.numpy as jnp
-    >>> from bayesfm.cutpoints import ordinal_log_prob
+    >>> from bayesfm.model.likelihoods.ordinal import ordinal_log_prob
     >>> lp = ordinal_log_prob(jnp.zeros(3), jnp.array([0, 1, 2]), jnp.array([0.0, 1.0]))
     >>> round(float(jnp.exp(lp).sum()), 4)  # Phi(0) + (Phi(1) - Phi(0)) + (1 - Phi(1))
     1.0
@@ -159,7 +165,7 @@ def class_probabilities(eta: np.ndarray, cutpoints: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from bayesfm.cutpoints import class_probabilities
+    >>> from bayesfm.model.likelihoods.ordinal import class_probabilities
     >>> class_probabilities(np.array([0.0]), np.array([0.0])).round(3).tolist()
     [[0.5, 0.5]]
     """
@@ -169,3 +175,74 @@ def class_probabilities(eta: np.ndarray, cutpoints: np.ndarray) -> np.ndarray:
     shape = cdf.shape[:-1] + (1,)
     full = np.concatenate([np.zeros(shape), cdf, np.ones(shape)], axis=-1)
     return np.maximum(np.diff(full, axis=-1), 0.0)
+
+
+@register_likelihood
+@dataclasses.dataclass(frozen=True)
+class Ordinal(Likelihood):
+    """Ordered probit over ``n_classes`` classes with learned cutpoints (``cut[0] = 0``).
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of ordered classes ``C >= 2``; ``y`` holds the class codes ``0 .. C-1``.
+    class_values : tuple of float, optional
+        Numeric value of every class (the rating), lowest first, for the expected value
+        ``E[y | x] = sum_c value_c P(y = c)``; default the codes ``0 .. C-1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesfm.model import Ordinal
+    >>> lik = Ordinal(n_classes=2, class_values=(1.0, 2.0))
+    >>> float(lik.mean(np.zeros((1, 1)), {"cutpoints": np.zeros((1, 1))})[0, 0])
+    1.5
+    """
+
+    n_classes: int | None = None
+    class_values: tuple[float, ...] | None = None
+
+    name = "ordinal"
+    task = "ordinal"
+    sites = ("cutpoints",)
+    prediction_sites = ("cutpoints",)
+
+    def __post_init__(self) -> None:
+        if self.n_classes is None:
+            raise ValueError("the ordinal likelihood needs n_classes >= 2, got None")
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int | np.integer):
+            raise TypeError(f"n_classes must be an integer, got {self.n_classes!r}")
+        if self.n_classes < 2:
+            raise ValueError(f"the ordinal likelihood needs n_classes >= 2, got {self.n_classes}")
+        if self.class_values is not None and len(self.class_values) != self.n_classes:
+            raise ValueError(f"class_values must have {self.n_classes} entries, got "
+                             f"{len(self.class_values)}")
+
+    def values(self) -> np.ndarray:
+        """Return the numeric value of every class (float64)."""
+        if self.class_values is None:
+            return np.arange(int(self.n_classes or 0), dtype=np.float64)
+        return np.asarray(self.class_values, dtype=np.float64)
+
+    def sample_sites(self, priors: FMPriors) -> dict[str, jax.Array]:  # noqa: D102
+        return {"cutpoints": sample_cutpoints(int(self.n_classes or 0))}
+
+    def distribution(self, eta: jax.Array, params: Mapping[str, Any]) -> dist.Distribution:  # noqa: D102
+        return OrderedProbit(eta, params["cutpoints"])
+
+    def log_prob(self, y: jax.Array, eta: jax.Array, params: Mapping[str, Any]) -> jax.Array:  # noqa: D102
+        return ordinal_log_prob(eta, y, params["cutpoints"])
+
+    def probabilities(self, eta: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities ``(..., n, C)`` of every draw and row (float64)."""
+        return class_probabilities(eta, params["cutpoints"])
+
+    def mean(self, eta: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:  # noqa: D102
+        return self.probabilities(eta, params) @ self.values()
+
+    def sample(  # noqa: D102
+        self, rng: np.random.Generator, eta: np.ndarray, params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        cdf = np.cumsum(self.probabilities(eta, params), axis=-1)
+        u = rng.uniform(size=cdf.shape[:-1])
+        return np.minimum((cdf < u[..., None]).sum(axis=-1), int(self.n_classes or 0) - 1)
