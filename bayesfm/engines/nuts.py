@@ -1,4 +1,4 @@
-"""NUTS through ``numpyro.infer.MCMC`` on :func:`bayesfm.model.fm_model`."""
+"""NUTS through ``numpyro.infer.MCMC`` on :func:`bayesfm.model.fm_model`, for every model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer import MCMC, NUTS, init_to_uniform
 
-from bayesfm.engines._common import MODEL_SITES, EngineResult, FitProblem
+from bayesfm.engines.problem import EngineResult, FitProblem
+from bayesfm.model import fm_model
 
 __all__ = ["run_nuts"]
 
@@ -60,7 +61,7 @@ def run_nuts(
     """
     d = problem.design
     kernel = NUTS(
-        problem.numpyro_model,
+        fm_model,
         target_accept_prob=target_accept_prob,
         max_tree_depth=max_tree_depth,
         dense_mass=dense_mass,
@@ -86,7 +87,8 @@ def run_nuts(
         **problem.model_kwargs(),
     )
     draws = mcmc.get_samples(group_by_chain=True)
-    samples = {k: np.asarray(v) for k, v in draws.items() if k in MODEL_SITES}
+    sites = problem.sites()
+    samples = {k: np.asarray(v) for k, v in draws.items() if k in sites}
     extra = mcmc.get_extra_fields(group_by_chain=True)
     stats = {_STAT_NAMES[k]: np.asarray(v) for k, v in extra.items() if k in _STAT_NAMES}
     stats["lp"] = -np.asarray(extra["potential_energy"])

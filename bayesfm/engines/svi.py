@@ -13,7 +13,7 @@ from numpyro.infer.autoguide import AutoDelta, AutoLowRankMultivariateNormal, Au
 from numpyro.optim import Adam
 from tqdm.auto import tqdm
 
-from bayesfm.engines._common import MODEL_SITES, EngineResult, FitProblem
+from bayesfm.engines.problem import EngineResult, FitProblem
 from bayesfm.model import fm_model
 
 __all__ = ["GUIDES", "run_svi"]
@@ -86,8 +86,8 @@ def run_svi(
     d = problem.design
     n = d.n_rows
     subsample = None if batch_size is None or batch_size >= n else int(batch_size)
-    g = _make_guide(guide, init_radius, problem.numpyro_model)
-    svi = SVI(problem.numpyro_model, g, Adam(learning_rate),
+    g = _make_guide(guide, init_radius, fm_model)
+    svi = SVI(fm_model, g, Adam(learning_rate),
               Trace_ELBO(num_particles=num_particles))
     args = (
         jnp.asarray(d.indices),
@@ -136,9 +136,8 @@ def run_svi(
                 break
     bar.close()
     params = jax.jit(svi.get_params)(state)
-    own = {"tau": "gaussian", "cutpoints": "ordinal"}  # sites of one likelihood only
-    sites = [s for s in MODEL_SITES if own.get(s, problem.likelihood) == problem.likelihood]
-    pred = Predictive(problem.numpyro_model, guide=g, params=params, num_samples=num_samples,
+    sites = list(problem.sites())
+    pred = Predictive(fm_model, guide=g, params=params, num_samples=num_samples,
                       return_sites=sites)
     draws = jax.jit(partial(pred, **problem.model_kwargs()))(key_draw, *args[:3])
     samples = {k: np.asarray(v)[None] for k, v in draws.items()}

@@ -164,7 +164,7 @@ def color_blocks(design: Any) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from bayesfm.data import from_sparse
-    >>> from bayesfm.engines.gibbs_blocks import color_blocks
+    >>> from bayesfm.engines.gibbs.blocks import color_blocks
     >>> X = np.array([[1, 0, 1, 1, 0], [0, 1, 1, 0, 1], [1, 0, 0, 1, 1]])
     >>> color_blocks(from_sparse(X, groups=[0, 0, 1, 1, 1])).tolist()
     [0, 0, 1, 2, 3]
@@ -300,7 +300,7 @@ def prepare_data(
     Examples
     --------
     >>> import numpy as np
-    >>> from bayesfm.engines.gibbs_blocks import prepare_data
+    >>> from bayesfm.engines.gibbs.blocks import prepare_data
     >>> idx = np.array([[0, 2], [1, 3], [0, 3]]); val = np.ones((3, 2))
     >>> d = prepare_data(idx, val, [0, 0, 1, 1], [1.0, 2.0, 3.0], n_groups=2)
     >>> len(d.blocks), d.blocks[0].slot.shape, d.blocks[0].features.tolist()

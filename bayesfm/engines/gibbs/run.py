@@ -1,16 +1,124 @@
-"""The Gibbs engine behind the common engine interface (FitProblem -> EngineResult)."""
+"""Run the Gibbs kernel: ``run_gibbs`` on arrays, ``fit_gibbs`` behind the engine interface."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
+import numpy as np
+from numpyro.infer import MCMC
 
-from bayesfm.engines._common import EngineResult, FitProblem, reference_rows
-from bayesfm.engines.gibbs_deg3 import run_gibbs_deg3
-from bayesfm.engines.gibbs_ffm import run_gibbs_ffm
-from bayesfm.engines.gibbs_kernel import run_gibbs
-from bayesfm.engines.gibbs_ordinal import run_gibbs_ordinal
+from bayesfm.engines.gibbs.kernel import FMGibbs
+from bayesfm.engines.problem import EngineResult, FitProblem, reference_rows
+from bayesfm.model.interactions import Interaction
+from bayesfm.model.likelihoods import Likelihood
+from bayesfm.model.priors import FMPriors
 
-__all__ = ["fit_gibbs"]
+__all__ = ["fit_gibbs", "run_gibbs"]
+
+
+def run_gibbs(
+    indices: Any,
+    values: Any,
+    group_of_feature: Any,
+    y: Any,
+    *,
+    n_groups: int,
+    rank: int,
+    likelihood: str | Likelihood = "gaussian",
+    interaction: str | Interaction = "fm",
+    degree: int = 2,
+    n_classes: int | None = None,
+    sample_weight: Any = None,
+    priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
+    num_warmup: int = 100,
+    num_samples: int = 200,
+    num_chains: int = 1,
+    thinning: int = 1,
+    rng_key: jax.Array,
+    progress_bar: bool = True,
+    chain_method: str = "vectorized",
+    init_scale: float = 0.1,
+    store: str = "draws",
+    max_kept: int = 100,
+    ref_rows: Any = None,
+    init_params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Draw from the FM posterior with the exact blocked Gibbs sampler.
+
+    Parameters
+    ----------
+    indices, values : array-like of shape (N, L)
+        Padded rows (see :class:`bayesfm.data.Design`).
+    group_of_feature : array-like of shape (p,)
+        Group of every feature.
+    y : array-like of shape (N,)
+        Targets (0/1 for probit, class codes for ordinal).
+    n_groups, rank : int
+        Number of groups ``G`` and factor rank ``k``.
+    likelihood, interaction, degree, n_classes
+        The model (as :class:`~bayesfm.engines.gibbs.FMGibbs`).
+    sample_weight : array-like of shape (N,), optional
+        Per-row frequency weights (Gaussian only).
+    priors : FMPriors
+    num_warmup, num_samples, num_chains, thinning : int
+        As in :class:`numpyro.infer.MCMC`: ``num_samples`` post-warmup sweeps per chain, of
+        which every ``thinning``-th draw is kept.
+    rng_key : PRNG key
+        Seeds every chain; the draws do not depend on ``store``.
+    progress_bar : bool
+    chain_method : {"vectorized", "sequential", "parallel"}
+        How ``MCMC`` runs several chains.
+    init_scale : float, default 0.1
+    store : {"draws", "moments"}
+        Memory mode (see :mod:`bayesfm.engines.gibbs.store`).
+    max_kept : int, default 100
+        ``"moments"``: at most this many prediction draws per chain.
+    ref_rows : array-like of int, optional
+        ``"moments"``: training rows whose scores are recorded every draw as ``eta_ref``.
+    init_params : dict, optional
+        Start every chain from these site values (batched over chains for several).
+
+    Returns
+    -------
+    dict
+        Draws of every site, the total ``log_likelihood`` and the latent part's statistics
+        (``acceptance_rate`` for ordinal), each ``(chain, draw, ...)``. With
+        ``store="moments"``: no ``w`` or factor matrices but ``eta_ref``, plus two dicts of
+        arrays with a leading chain dimension: ``"posterior_moments"`` and
+        ``"prediction_draws"`` (see :func:`bayesfm.engines.gibbs.store.collect`).
+
+    Examples
+    --------
+    >>> import jax, numpy as np
+    >>> from bayesfm.engines.gibbs import run_gibbs
+    >>> idx = np.array([[0, 2], [1, 3], [0, 3]]); val = np.ones((3, 2), np.float32)
+    >>> draws = run_gibbs(idx, val, [0, 0, 1, 1], [1.0, 2.0, 3.0], n_groups=2, rank=2,
+    ...                   num_warmup=5, num_samples=10, num_chains=2,
+    ...                   rng_key=jax.random.key(0), progress_bar=False)
+    >>> draws["v"].shape, draws["tau"].shape
+    ((2, 10, 4, 2), (2, 10))
+    >>> out = run_gibbs(idx, val, [0, 0, 1, 1], [1.0, 2.0, 3.0], n_groups=2, rank=2,
+    ...                 num_warmup=5, num_samples=10, num_chains=2, store="moments",
+    ...                 max_kept=4, rng_key=jax.random.key(0), progress_bar=False)
+    >>> out["posterior_moments"]["v_mean"].shape, out["prediction_draws"]["v"].shape
+    ((2, 4, 2), (2, 4, 4, 2))
+    """
+    kernel = FMGibbs((indices, values, group_of_feature), y, rank=rank, n_groups=n_groups,
+                     likelihood=likelihood, interaction=interaction, degree=degree,
+                     n_classes=n_classes, priors=priors, sample_weight=sample_weight,
+                     init_scale=init_scale, store=store, num_samples=num_samples,
+                     thinning=thinning, max_kept=max_kept, ref_rows=ref_rows)
+    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                thinning=thinning, chain_method=chain_method, progress_bar=progress_bar)
+    mcmc.run(rng_key, init_params=init_params)
+    out: dict[str, Any] = {
+        k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
+    }
+    if store == "moments":
+        out["posterior_moments"], out["prediction_draws"] = kernel.collect_moments(
+            mcmc.last_state.moments, num_chains)
+    return out
 
 
 def fit_gibbs(
@@ -30,19 +138,16 @@ def fit_gibbs(
     Parameters
     ----------
     problem : FitProblem
-        ``likelihood`` must be ``"gaussian"``, ``"probit"`` (the conjugate ones) or
-        ``"ordinal"`` (latent augmentation plus Metropolis cutpoints,
-        :mod:`bayesfm.engines.gibbs_ordinal`). ``model="ffm"`` runs
-        :mod:`bayesfm.engines.gibbs_ffm` and ``degree=3`` :mod:`bayesfm.engines.gibbs_deg3`
-        (both ``store="draws"`` only).
+        Any likelihood with a Gibbs latent part (Gaussian, probit, ordinal) and any
+        interaction term with a Gibbs term part (plain, field-aware, degree 3); other
+        combinations raise ``ValueError`` naming what Gibbs samples.
     rng_key : jax.Array
     num_warmup, num_samples, num_chains, thinning : int
     progress_bar : bool
     store : {"draws", "moments"}
         ``"moments"``: draws of the low-dimensional sites and of ``eta_ref`` (on
-        :func:`~bayesfm.engines.reference_rows`), running moments of ``w`` and ``v`` and at
-        most ``max_kept`` draws per chain for predictions (see
-        :class:`~bayesfm.engines.gibbs_kernel.FMGibbs`).
+        :func:`~bayesfm.engines.reference_rows`), running moments of ``w`` and the factor
+        matrices and at most ``max_kept`` draws per chain for predictions.
     max_kept : int
 
     Returns
@@ -54,89 +159,31 @@ def fit_gibbs(
     >>> import jax
     >>> from bayesfm.data import from_sparse, simulate_fm
     >>> from bayesfm.engines import FitProblem, fit_gibbs
-    >>> from bayesfm.model import FMPriors
+    >>> from bayesfm.model import get_interaction, get_likelihood
     >>> sim = simulate_fm(n_rows=60, group_sizes=(5, 4), rank=2, seed=0)
     >>> design = from_sparse(sim.X, groups=sim.groups)
-    >>> problem = FitProblem(design, sim.y, "gaussian", 2, FMPriors(), None)
+    >>> problem = FitProblem(design, sim.y, get_likelihood("gaussian"), get_interaction("fm"), 2)
     >>> res = fit_gibbs(problem, rng_key=jax.random.key(0), num_warmup=5, num_samples=20,
     ...                 store="moments", max_kept=4, progress_bar=False)
     >>> res.prediction_draws["v"].shape, "v" in res.samples
     ((2, 4, 9, 2), False)
     """
-    if problem.likelihood == "ordinal":
-        if (problem.model, problem.degree) != ("fm", 2):
-            raise ValueError(
-                "the ordinal Gibbs sampler runs the plain degree-2 FM only, got "
-                f"model={problem.model!r}, degree={problem.degree}"
-            )
-        if store != "draws":
-            raise ValueError(
-                f"store={store!r} is not available for the ordinal likelihood yet; use "
-                "store='draws' (with thinning to save memory)"
-            )
-        return _fit_ordinal(problem, rng_key=rng_key, num_warmup=num_warmup,
-                            num_samples=num_samples, num_chains=num_chains, thinning=thinning,
-                            progress_bar=progress_bar)
-    if problem.likelihood not in ("gaussian", "probit"):
-        raise ValueError(
-            f"method='gibbs' needs a conjugate likelihood (regression or link='probit'), "
-            f"got {problem.likelihood!r}; use method='nuts' or 'svi' for link='logit'"
-        )
-    if problem.likelihood == "probit" and problem.sample_weight is not None:
-        raise ValueError(
-            "sample_weight with link='probit' is not supported by method='gibbs' (weighted "
-            "rows have no exact probit augmentation); use method='nuts' or 'svi'"
-        )
     d = problem.design
-    common = dict(
-        n_groups=d.n_groups, rank=problem.rank, likelihood=problem.likelihood,
-        sample_weight=problem.sample_weight, priors=problem.priors,
-        num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-        thinning=thinning, rng_key=rng_key, progress_bar=progress_bar,
-    )
-    if problem.model == "ffm" or problem.degree == 3:
-        name = "model='ffm'" if problem.model == "ffm" else "degree=3"
-        if store != "draws":
-            raise ValueError(
-                f"store={store!r} is not available for {name} yet; use store='draws' "
-                "(with thinning to save memory)"
-            )
-        run = run_gibbs_ffm if problem.model == "ffm" else run_gibbs_deg3
-        samples = run(d.indices, d.values, d.group_of_feature, problem.y, **common)
-    else:
-        samples = run_gibbs(
-            d.indices, d.values, d.group_of_feature, problem.y, **common, store=store,
-            max_kept=max_kept,
-            ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
+    lik, term = problem.likelihood, problem.interaction
+    if problem.sample_weight is not None and lik.task != "regression":
+        raise ValueError(
+            f"sample_weight with likelihood={lik.name!r} is not supported by method='gibbs' "
+            "(weighted rows have no exact latent augmentation); use method='nuts' or 'svi'"
         )
-    samples = dict(samples)
-    stats = {"log_likelihood": samples.pop("log_likelihood")}
+    samples = dict(run_gibbs(
+        d.indices, d.values, d.group_of_feature, problem.y, n_groups=d.n_groups,
+        rank=problem.rank, likelihood=lik, interaction=term,
+        sample_weight=problem.sample_weight, priors=problem.priors, num_warmup=num_warmup,
+        num_samples=num_samples, num_chains=num_chains, thinning=thinning, rng_key=rng_key,
+        progress_bar=progress_bar, store=store, max_kept=max_kept,
+        ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
+    ))
+    stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)
     kept = samples.pop("prediction_draws", None)
     return EngineResult(samples, stats, "gibbs", {}, moments, kept)
-
-
-def _fit_ordinal(
-    problem: FitProblem,
-    *,
-    rng_key: jax.Array,
-    num_warmup: int,
-    num_samples: int,
-    num_chains: int,
-    thinning: int,
-    progress_bar: bool,
-) -> EngineResult:
-    if problem.sample_weight is not None:
-        raise ValueError(
-            "sample_weight with the ordinal likelihood is not supported by method='gibbs' "
-            "(weighted rows have no exact latent augmentation); use method='nuts' or 'svi'"
-        )
-    d = problem.design
-    samples = dict(run_gibbs_ordinal(
-        d.indices, d.values, d.group_of_feature, problem.y,
-        n_groups=d.n_groups, rank=problem.rank, n_classes=int(problem.n_classes or 0),
-        priors=problem.priors, num_warmup=num_warmup, num_samples=num_samples,
-        num_chains=num_chains, thinning=thinning, rng_key=rng_key, progress_bar=progress_bar,
-    ))
-    stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate")}
-    return EngineResult(samples, stats, "gibbs", {})

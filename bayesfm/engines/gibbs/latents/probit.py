@@ -1,0 +1,55 @@
+"""Probit likelihood: truncated-normal utilities (Albert and Chib 1993).
+
+``z_n ~ Normal(yhat_n, 1)`` truncated to ``z > 0`` if ``y_n = 1`` else ``z <= 0``; the FM's
+blocks then see ``z`` with unit noise precision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import log_ndtr
+
+from bayesfm.engines.gibbs.blocks import GibbsData
+from bayesfm.engines.gibbs.latents.base import GibbsLatent, register_latent
+from bayesfm.engines.gibbs.random import truncnorm_residual
+
+__all__ = ["ProbitLatent"]
+
+
+@register_latent
+@dataclasses.dataclass(frozen=True)
+class ProbitLatent(GibbsLatent):
+    """Binary probit: the latent state is ``z``; the residual is ``z - yhat``."""
+
+    name = "probit"
+
+    def check(self, data: GibbsData) -> None:  # noqa: D102
+        if data.weight is not None:
+            raise ValueError("sample_weight is not supported by the probit Gibbs sampler")
+
+    def start(  # noqa: D102
+        self, data: GibbsData, yhat: jax.Array, num_warmup: jax.Array
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        # Any start is valid: the first sweep redraws z given yhat before using it.
+        z = yhat
+        return z - yhat, {"z": z, "tau": jnp.ones((), yhat.dtype)}
+
+    def n_uniform(self, n_rows: int) -> int:  # noqa: D102
+        return n_rows
+
+    def augment(  # noqa: D102
+        self, uniform: jax.Array, e: jax.Array, latent: dict[str, jax.Array], data: GibbsData
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        yhat = latent["z"] - e
+        e = truncnorm_residual(uniform, yhat, data.y)
+        return e, {**latent, "z": yhat + e}
+
+    def yhat(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
+        return state.latent["z"] - state.e
+
+    def log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
+        return log_ndtr((2.0 * data.y - 1.0) * self.yhat(state, data)).sum(-1)
