@@ -1,65 +1,84 @@
 """Posterior predictions for new rows, chunked so memory stays at one chunk times the draws.
 
-Pure functions over arrays; the estimators call them with draws taken from the DataTree.
+Pure functions over :class:`PosteriorDraws` (the flattened draws that make a prediction, with
+the likelihood and interaction term that give them meaning); the estimators call them with
+draws taken from the DataTree. Scores are computed in JAX, one compiled program per chunk
+shape; reductions over draws run in float64 NumPy, column by column, so a row's summary does
+not depend on which other rows share its chunk.
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.special
 
-from bayesfm.model import fm_predict
-from bayesfm.model_variants import variant_predict
+from bayesfm.model import Interaction, Likelihood, fm_score
 
 __all__ = [
-    "FMDraws",
+    "PosteriorDraws",
     "PredictiveSummary",
     "chunk_size",
+    "class_probabilities",
     "eta_chunks",
-    "factor_width",
-    "inverse_link",
+    "mean_draws",
     "posterior_predictive",
-    "subset_draws",
     "summarize_predictions",
 ]
 
+#: Memory for one chunk of rows times draws.
+BUDGET_BYTES = 256 * 2**20
 
-class FMDraws(NamedTuple):
-    """Flattened posterior draws of the parameters that make a prediction.
+
+class PosteriorDraws(NamedTuple):
+    """Flattened posterior draws of the sites that make a prediction.
 
     Attributes
     ----------
-    w0 : array of shape (S,)
-    w : array of shape (S, p)
-    v : array of shape (S, p, k), or (S, p, G, k) for the field-aware FM
-    tau : array of shape (S,) or None
-    cutpoints : array of shape (S, C-1) or None
-        Ordinal likelihood only.
-    v3 : array of shape (S, p, k) or None
-        Factors of the order-3 term (``degree=3``).
-    group_of_feature : int array of shape (p,) or None
-        Needed by the field-aware FM.
+    params : dict of str to array
+        ``w0`` (S,), ``w`` (S, p), the factor matrices (S, p, ...) and the likelihood's
+        prediction sites (``tau`` (S,), ``cutpoints`` (S, C-1)).
+    likelihood : Likelihood
+    interaction : Interaction
+    group_of_feature : int array of shape (p,)
     """
 
-    w0: jax.Array
-    w: jax.Array
-    v: jax.Array
-    tau: jax.Array | None
-    cutpoints: jax.Array | None = None
-    v3: jax.Array | None = None
-    group_of_feature: jax.Array | None = None
+    params: dict[str, jax.Array]
+    likelihood: Likelihood
+    interaction: Interaction
+    group_of_feature: jax.Array
 
+    @property
+    def n_draws(self) -> int:
+        """Number of draws ``S``."""
+        return int(self.params["w0"].shape[0])
 
-def factor_width(draws: FMDraws) -> int:
-    """Factor values gathered per stored entry and draw (``k``, ``G k`` for FFM, ``+ k``)."""
-    width = int(np.prod(draws.v.shape[2:]))
-    return width + (0 if draws.v3 is None else int(draws.v3.shape[-1]))
+    def subset(self, keep: np.ndarray) -> PosteriorDraws:
+        """Return the draws at positions ``keep`` (an index array over the draws)."""
+        return self._replace(params={k: a[keep] for k, a in self.params.items()})
+
+    def likelihood_params(self) -> dict[str, np.ndarray]:
+        """Return the likelihood's own sites in float64 NumPy (for host-side transforms)."""
+        return {k: np.asarray(self.params[k], np.float64)
+                for k in self.likelihood.prediction_sites}
+
+    def rows_per_chunk(self, max_nnz: int, extra: int = 1, budget_bytes: int = BUDGET_BYTES) -> int:
+        """Rows per chunk so that the gathered factors of a chunk fit in ``budget_bytes``."""
+        p = self.group_of_feature.shape[0]
+        n_groups = int(np.max(np.asarray(self.group_of_feature), initial=-1)) + 1
+        shapes = self.interaction.site_shapes(p, max(n_groups, 1), 1)
+        # Factor values gathered per stored entry: the event sizes, with the rank read off
+        # the draws themselves (site_shapes at rank 1 gives the size per factor).
+        width = 0
+        for fs in self.interaction.factor_sets:
+            per_factor = int(np.prod(shapes[fs.name][1:]))
+            width += per_factor * int(self.params[fs.name].shape[-1])
+        return chunk_size(self.n_draws, max(max_nnz, extra), width, budget_bytes)
 
 
 class PredictiveSummary(NamedTuple):
@@ -71,46 +90,30 @@ class PredictiveSummary(NamedTuple):
     upper: np.ndarray
 
 
-def inverse_link(likelihood: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Map from FM scores to the mean of ``y`` (NumPy): identity, ``Phi`` or the logistic."""
-    if likelihood == "gaussian":
-        return lambda eta: eta
-    if likelihood == "probit":
-        return scipy.special.ndtr
-    if likelihood == "logit":
-        return scipy.special.expit
-    raise ValueError(f"unknown likelihood {likelihood!r}")
-
-
-def chunk_size(n_draws: int, width: int, rank: int, budget_bytes: int = 256 * 2**20) -> int:
+def chunk_size(n_draws: int, width: int, rank: int, budget_bytes: int = BUDGET_BYTES) -> int:
     """Rows per chunk so that the ``(draws, rows, width, rank)`` gather fits in the budget."""
     per_row = max(n_draws * max(width, 1) * max(rank, 1) * 4 * 2, 1)
     return int(max(1, min(65536, budget_bytes // per_row)))
 
 
-@jax.jit
-def _eta_block(draws: FMDraws, indices: jax.Array, values: jax.Array) -> jax.Array:
-    draws = draws._replace(cutpoints=None)  # one compiled program whatever the likelihood
-    if draws.v3 is None and draws.v.ndim == 3:
-        return jax.vmap(lambda w0, w, v: fm_predict(w0, w, v, indices, values))(
-            draws.w0, draws.w, draws.v
-        )
-    return jax.vmap(
-        lambda w0, w, v, v3: variant_predict(
-            w0, w, v, indices, values, group_of_feature=draws.group_of_feature, v3=v3
-        ),
-        in_axes=(0, 0, 0, None if draws.v3 is None else 0),
-    )(draws.w0, draws.w, draws.v, draws.v3)
+@partial(jax.jit, static_argnames=("interaction",))
+def _eta_block(
+    params: dict[str, jax.Array], indices: jax.Array, values: jax.Array,
+    group_of_feature: jax.Array, interaction: Interaction,
+) -> jax.Array:
+    return jax.vmap(lambda p: fm_score(p, interaction, indices, values, group_of_feature))(params)
 
 
 def eta_chunks(
-    draws: FMDraws, indices: np.ndarray, values: np.ndarray, rows_per_chunk: int
+    draws: PosteriorDraws, indices: np.ndarray, values: np.ndarray, rows_per_chunk: int
 ) -> Iterator[tuple[slice, jax.Array]]:
     """Yield ``(row slice, eta draws of shape (S, rows))`` chunk after chunk.
 
     Every chunk is padded to ``rows_per_chunk`` rows so that one compiled function serves
     them all.
     """
+    fm_params = {k: a for k, a in draws.params.items()
+                 if k not in draws.likelihood.prediction_sites}
     n = indices.shape[0]
     for start in range(0, n, rows_per_chunk):
         stop = min(start + rows_per_chunk, n)
@@ -120,39 +123,49 @@ def eta_chunks(
         if pad and n > rows_per_chunk:
             idx = np.concatenate([idx, np.zeros((pad, idx.shape[1]), idx.dtype)])
             val = np.concatenate([val, np.zeros((pad, val.shape[1]), val.dtype)])
-        eta = _eta_block(draws, jnp.asarray(idx), jnp.asarray(val))
+        eta = _eta_block(fm_params, jnp.asarray(idx), jnp.asarray(val),
+                         draws.group_of_feature, draws.interaction)
         yield slice(start, stop), eta[:, : stop - start]
 
 
+def _check_prob(prob: Any) -> None:
+    if prob is not None and (isinstance(prob, bool) or not isinstance(prob, numbers.Real)):
+        raise TypeError(f"prob must be a number in (0, 1), got {prob!r}")
+    if prob is not None and not 0.0 < prob < 1.0:
+        raise ValueError(f"prob must be in (0, 1), got {prob}")
+
+
+def _n_outputs(draws: PosteriorDraws) -> int:
+    return int(getattr(draws.likelihood, "n_classes", None) or 1)
+
+
 def summarize_predictions(
-    draws: FMDraws,
+    draws: PosteriorDraws,
     indices: np.ndarray,
     values: np.ndarray,
     *,
-    likelihood: str,
     prob: float | None = 0.9,
     kind: str = "mean",
     rng_key: jax.Array | None = None,
-    budget_bytes: int = 256 * 2**20,
+    budget_bytes: int = BUDGET_BYTES,
 ) -> PredictiveSummary:
-    """Posterior mean, sd and equal-tailed ``prob`` interval of the predicted mean of ``y``.
+    """Posterior mean, sd and equal-tailed ``prob`` interval of every row's prediction.
 
     Parameters
     ----------
-    draws : FMDraws
+    draws : PosteriorDraws
     indices, values : ndarray of shape (n, L)
-    likelihood : {"gaussian", "probit", "logit"}
-        Picks the inverse link: for binary likelihoods the summaries are of the click
-        probability.
     prob : float or None
         Mass of the equal-tailed credible interval; ``None`` skips the interval (``lower``
         and ``upper`` are NaN), which saves a sort per row.
     kind : {"mean", "predictive"}
         ``"mean"`` summarises the regression function ``E[y | x]`` (what the posterior
-        knows); ``"predictive"`` adds the observation noise of a Gaussian likelihood (where a
-        new ``y`` will fall).
+        knows: the click probability of a binary likelihood, the expected class value of an
+        ordinal one); ``"predictive"`` summarises a new ``y`` (Gaussian: plus the noise of
+        every draw; ordinal: the mixture of the classes' predictive probabilities, its
+        interval in class values; binary: the same as ``"mean"``).
     rng_key : jax.Array, optional
-        Needed for ``kind="predictive"``.
+        Seeds the noise of a Gaussian ``kind="predictive"``.
     budget_bytes : int
         Memory for one chunk of rows times draws.
 
@@ -162,96 +175,127 @@ def summarize_predictions(
     """
     if kind not in ("mean", "predictive"):
         raise ValueError(f"unknown kind {kind!r}; valid: mean, predictive")
-    if prob is not None and (isinstance(prob, bool) or not isinstance(prob, numbers.Real)):
-        raise TypeError(f"prob must be a number in (0, 1), got {prob!r}")
-    if prob is not None and not 0.0 < prob < 1.0:
-        raise ValueError(f"prob must be in (0, 1), got {prob}")
-    predictive = kind == "predictive" and likelihood == "gaussian" and draws.tau is not None
+    _check_prob(prob)
+    lik = draws.likelihood
+    lp = draws.likelihood_params()
+    task = lik.task
     seed = 0 if rng_key is None else int(jax.random.randint(rng_key, (), 0, 2**31 - 1))
     rng = np.random.default_rng(seed)
-    noise_sd = None if not predictive else 1.0 / np.sqrt(np.asarray(draws.tau, np.float64))
+    noise_sd = None
+    if kind == "predictive" and task == "regression":
+        noise_sd = lik.noise_sd(lp)  # type: ignore[attr-defined]
     n = indices.shape[0]
-    n_draws = int(draws.w0.shape[0])
-    rows = chunk_size(n_draws, indices.shape[1], factor_width(draws), budget_bytes)
+    rows = draws.rows_per_chunk(indices.shape[1], _n_outputs(draws), budget_bytes)
     out = [np.empty(n, dtype=np.float64) for _ in range(4)]
-    transform = inverse_link(likelihood)
     q = None if prob is None else [(1 - prob) / 2, (1 + prob) / 2]
-    # Reductions over draws run in float64 NumPy, column by column, so a row's summary does
-    # not depend on which other rows share its chunk.
     for sl, eta in eta_chunks(draws, indices, values, rows):
-        mu = transform(np.asarray(eta, dtype=np.float64))
-        if noise_sd is not None:
-            mu = mu + rng.standard_normal(mu.shape) * noise_sd[:, None]
-        # A sort per row: skipped when only the mean and sd are wanted.
-        lo, hi = np.quantile(mu, q, axis=0) if q is not None else (np.nan, np.nan)
-        for o, stat in zip(out, (mu.mean(axis=0), mu.std(axis=0), lo, hi), strict=True):
+        eta64 = np.asarray(eta, dtype=np.float64)
+        if kind == "predictive" and task == "ordinal":
+            stats = _ordinal_predictive(lik, eta64, lp, q)
+        else:
+            mu = lik.mean(eta64, lp)
+            if noise_sd is not None:
+                mu = mu + rng.standard_normal(mu.shape) * noise_sd[:, None]
+            # A sort per row: skipped when only the mean and sd are wanted.
+            lo, hi = np.quantile(mu, q, axis=0) if q is not None else (np.nan, np.nan)
+            stats = (mu.mean(axis=0), mu.std(axis=0), lo, hi)
+        for o, stat in zip(out, stats, strict=True):
             o[sl] = stat
     return PredictiveSummary(*out)
 
 
+def _ordinal_predictive(lik: Any, eta: np.ndarray, lp: dict, q: list | None) -> tuple:
+    """Mean, sd and central interval of a new rating under the predictive class mixture."""
+    vals = lik.values()
+    mean_p = lik.probabilities(eta, lp).mean(axis=0)
+    m = mean_p @ vals
+    sd = np.sqrt(np.maximum(mean_p @ vals**2 - m * m, 0.0))
+    lo = hi = np.nan
+    if q is not None:
+        cdf = np.cumsum(mean_p, axis=1)
+        last = vals.size - 1
+        lo = vals[np.minimum((cdf < q[0]).sum(axis=1), last)]
+        hi = vals[np.minimum((cdf < q[1]).sum(axis=1), last)]
+    return m, sd, lo, hi
 
-def subset_draws(draws: FMDraws, keep: np.ndarray) -> FMDraws:
-    """Keep the posterior draws at positions ``keep`` (an index array over the draws)."""
-    def take(a: Any) -> Any:
-        return None if a is None else a[keep]
 
-    return draws._replace(w0=draws.w0[keep], w=draws.w[keep], v=draws.v[keep],
-                          tau=take(draws.tau), cutpoints=take(draws.cutpoints),
-                          v3=take(draws.v3))
+def class_probabilities(
+    draws: PosteriorDraws, indices: np.ndarray, values: np.ndarray,
+    budget_bytes: int = BUDGET_BYTES,
+) -> np.ndarray:
+    """Posterior mean of the class probabilities ``(n, C)`` of a discrete likelihood.
+
+    Binary: columns ``P(y=0), P(y=1)``; ordinal: the classes in order (the posterior
+    predictive distribution of the class).
+    """
+    lik = draws.likelihood
+    if lik.task == "regression":
+        raise ValueError("class probabilities need a binary or ordinal likelihood")
+    lp = draws.likelihood_params()
+    n = indices.shape[0]
+    n_classes = 2 if lik.task == "binary" else _n_outputs(draws)
+    out = np.empty((n, n_classes))
+    rows = draws.rows_per_chunk(indices.shape[1], n_classes, budget_bytes)
+    for sl, eta in eta_chunks(draws, indices, values, rows):
+        eta64 = np.asarray(eta, dtype=np.float64)
+        if lik.task == "binary":
+            p1 = lik.mean(eta64, lp).mean(axis=0)
+            out[sl] = np.column_stack([1.0 - p1, p1])
+        else:
+            out[sl] = lik.probabilities(eta64, lp).mean(axis=0)  # type: ignore[attr-defined]
+    return out
+
+
+def mean_draws(
+    draws: PosteriorDraws, indices: np.ndarray, values: np.ndarray,
+    budget_bytes: int = BUDGET_BYTES,
+) -> np.ndarray:
+    """Draws of ``E[y | x]``, shape ``(S, n)`` (the click probability for binary)."""
+    lp = draws.likelihood_params()
+    out = np.empty((draws.n_draws, indices.shape[0]))
+    rows = draws.rows_per_chunk(indices.shape[1], _n_outputs(draws), budget_bytes)
+    for sl, eta in eta_chunks(draws, indices, values, rows):
+        out[:, sl] = draws.likelihood.mean(np.asarray(eta, dtype=np.float64), lp)
+    return out
 
 
 def posterior_predictive(
-    draws: FMDraws,
+    draws: PosteriorDraws,
     indices: np.ndarray,
     values: np.ndarray,
     *,
-    likelihood: str,
     rng: np.random.Generator,
-    budget_bytes: int = 256 * 2**20,
+    budget_bytes: int = BUDGET_BYTES,
 ) -> np.ndarray:
     """Replicated observations: one simulated ``y`` per posterior draw and row.
 
-    Gaussian: ``eta + noise / sqrt(tau)``; probit / logit: a 0/1 draw with the draw's click
-    probability. The result holds ``S x n`` numbers: thin the draws first for many rows.
-
-    Parameters
-    ----------
-    draws : FMDraws
-    indices, values : ndarray of shape (n, L)
-    likelihood : {"gaussian", "probit", "logit"}
-    rng : numpy.random.Generator
-    budget_bytes : int
-        Memory for one chunk of rows times draws.
+    Gaussian: ``eta + noise / sqrt(tau)``; binary: a 0/1 draw with the draw's click
+    probability; ordinal: a class code. The result holds ``S x n`` numbers: thin the draws
+    first for many rows.
 
     Returns
     -------
     ndarray of shape (S, n)
-        float64 for the Gaussian likelihood, int64 labels 0/1 otherwise.
+        float64 for the Gaussian likelihood, int64 labels or class codes otherwise.
 
     Examples
     --------
     >>> import numpy as np, jax.numpy as jnp
-    >>> from bayesfm.predict import FMDraws, posterior_predictive
-    >>> d = FMDraws(jnp.zeros(4), jnp.zeros((4, 2)), jnp.zeros((4, 2, 1)), None)
+    >>> from bayesfm.model import get_interaction, get_likelihood
+    >>> from bayesfm.results import PosteriorDraws, posterior_predictive
+    >>> d = PosteriorDraws({"w0": jnp.zeros(4), "w": jnp.zeros((4, 2)),
+    ...                     "v": jnp.zeros((4, 2, 1))}, get_likelihood("probit"),
+    ...                    get_interaction("fm"), jnp.array([0, 1]))
     >>> idx, val = np.array([[0, 1]]), np.array([[1.0, 1.0]], dtype=np.float32)
-    >>> rep = posterior_predictive(d, idx, val, likelihood="probit",
-    ...                            rng=np.random.default_rng(0))
+    >>> rep = posterior_predictive(d, idx, val, rng=np.random.default_rng(0))
     >>> rep.shape, rep.dtype.kind
     ((4, 1), 'i')
     """
-    transform = inverse_link(likelihood)
-    gaussian = likelihood == "gaussian"
-    if gaussian and draws.tau is None:
-        raise ValueError("a Gaussian likelihood needs the noise precision tau in the draws")
-    n_draws = int(draws.w0.shape[0])
-    n = indices.shape[0]
-    out = np.empty((n_draws, n), dtype=np.float64 if gaussian else np.int64)
-    noise_sd = 1.0 / np.sqrt(np.asarray(draws.tau, np.float64)) if gaussian else None
-    rows = chunk_size(n_draws, indices.shape[1], int(draws.v.shape[-1]), budget_bytes)
+    lik = draws.likelihood
+    lp = draws.likelihood_params()
+    gaussian = lik.task == "regression"
+    out = np.empty((draws.n_draws, indices.shape[0]), dtype=np.float64 if gaussian else np.int64)
+    rows = draws.rows_per_chunk(indices.shape[1], _n_outputs(draws), budget_bytes)
     for sl, eta in eta_chunks(draws, indices, values, rows):
-        mu = transform(np.asarray(eta, dtype=np.float64))
-        if noise_sd is not None:
-            out[:, sl] = mu + rng.standard_normal(mu.shape) * noise_sd[:, None]
-        else:
-            out[:, sl] = rng.uniform(size=mu.shape) < mu
+        out[:, sl] = lik.sample(rng, np.asarray(eta, dtype=np.float64), lp)
     return out

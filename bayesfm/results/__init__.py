@@ -1,0 +1,53 @@
+"""Results: the DataTree of a fit, predictions from its draws, and convergence diagnostics.
+
+- :mod:`.datatree`: :func:`to_datatree` (engine draws to an ArviZ DataTree) and
+  :func:`draws_from_datatree` (back to the draws that predict);
+- :mod:`.predict`: chunked predictions from :class:`PosteriorDraws`;
+- :mod:`.diagnostics`: R-hat and ESS of the identifiable quantities.
+"""
+
+from bayesfm.results.datatree import (
+    DIMS,
+    MOMENTS_GROUP,
+    PREDICTION_GROUP,
+    draws_from_datatree,
+    interaction_of,
+    likelihood_of,
+    posterior_moments,
+    prediction_group,
+    to_datatree,
+)
+from bayesfm.results.diagnostics import IDENTIFIABLE, check_convergence, convergence_summary
+from bayesfm.results.predict import (
+    PosteriorDraws,
+    PredictiveSummary,
+    chunk_size,
+    class_probabilities,
+    eta_chunks,
+    mean_draws,
+    posterior_predictive,
+    summarize_predictions,
+)
+
+__all__ = [
+    "DIMS",
+    "IDENTIFIABLE",
+    "MOMENTS_GROUP",
+    "PREDICTION_GROUP",
+    "PosteriorDraws",
+    "PredictiveSummary",
+    "check_convergence",
+    "chunk_size",
+    "class_probabilities",
+    "convergence_summary",
+    "draws_from_datatree",
+    "eta_chunks",
+    "interaction_of",
+    "likelihood_of",
+    "mean_draws",
+    "posterior_moments",
+    "posterior_predictive",
+    "prediction_group",
+    "summarize_predictions",
+    "to_datatree",
+]
