@@ -1,7 +1,7 @@
 """bayesfm: Bayesian factorization machines with honest uncertainty.
 
 The FM is one NumPyro model (:func:`bayesfm.model.fm_model`) with grouped Normal-Gamma
-priors, fitted by NUTS or SVI; every fit is an ArviZ DataTree.
+priors, fitted by an exact blocked Gibbs sampler, NUTS or SVI; every fit is an ArviZ DataTree.
 
 Examples
 --------
@@ -13,8 +13,12 @@ Examples
 from bayesfm._version import __version__
 from bayesfm.compare import compare, plot_compare
 from bayesfm.data.simulate import simulate_fm
-from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor, PrecisionWarning
-from bayesfm.estimators_ordinal import BayesianFMOrdinal
+from bayesfm.estimators import (
+    BayesianFMClassifier,
+    BayesianFMOrdinal,
+    BayesianFMRegressor,
+    PrecisionWarning,
+)
 from bayesfm.persistence import load
 
 __all__ = [

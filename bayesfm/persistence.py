@@ -15,7 +15,9 @@ parses anything, so one flipped or missing byte anywhere is refused with
 :class:`ModelFileError`; after parsing it checks ``idata_sha256`` against the decoded arrays,
 so what the decoder returns is bit for bit what was saved. Only JSON and netCDF are ever
 decoded: netCDF has no object type and h5py maps variable-length strings to ``str``, so no
-code path unpickles, and the estimator class comes from a closed allow-list.
+code path unpickles, and the estimator class comes from a closed allow-list: the estimator
+classes register themselves here (:func:`register_estimator`), so this module never imports
+them and sits below the estimators in the package's layers.
 """
 
 from __future__ import annotations
@@ -38,10 +40,9 @@ from sklearn.utils.validation import check_is_fitted
 from bayesfm._version import __version__
 from bayesfm.data.design import Design
 from bayesfm.data.encoder import FMEncoder
-from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor, _BaseBayesianFM
-from bayesfm.estimators_ordinal import BayesianFMOrdinal
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "ModelFileError", "load", "save_model"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "ModelFileError", "load", "register_estimator",
+           "save_model"]
 
 #: First bytes of every model file.
 MAGIC = b"\x89BAYESFM\r\n\x1a\n"
@@ -50,13 +51,21 @@ FORMAT_VERSION = 1
 #: Oldest format version this bayesfm reads (1 is the first: every released format so far).
 MIN_FORMAT_VERSION = 1
 
-type FMEstimator = BayesianFMRegressor | BayesianFMClassifier | BayesianFMOrdinal
+#: A fitted bayesfm estimator (any class registered with :func:`register_estimator`).
+type FMEstimator = Any
 
-_ESTIMATORS: dict[str, type[FMEstimator]] = {
-    "BayesianFMRegressor": BayesianFMRegressor,
-    "BayesianFMClassifier": BayesianFMClassifier,
-    "BayesianFMOrdinal": BayesianFMOrdinal,
-}
+#: The closed allow-list of estimator classes a file may name, filled by the estimators.
+_ESTIMATORS: dict[str, type] = {}
+
+
+def register_estimator[T: type](cls: T) -> T:
+    """Class decorator: allow files to name ``cls`` (by its ``__name__``) and rebuild it.
+
+    The class must be a scikit-learn estimator whose fitted state is the attributes that
+    :func:`save_model` stores.
+    """
+    _ESTIMATORS[cls.__name__] = cls
+    return cls
 _FITTED = frozenset({
     "idata_", "design_template_", "encoder_", "n_features_in_", "feature_names_in_",
     "classes_", "convergence_problems_",
@@ -137,7 +146,7 @@ def _tree_attrs(tree: xr.DataTree) -> dict[str, Any]:
     } for node in tree.subtree}
 
 
-def _config(model: _BaseBayesianFM) -> dict[str, Any]:
+def _config(model: FMEstimator) -> dict[str, Any]:
     name = type(model).__name__
     if _ESTIMATORS.get(name) is not type(model):
         raise TypeError(
@@ -196,7 +205,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def save_model(model: _BaseBayesianFM, path: str | os.PathLike[str]) -> None:
+def save_model(model: FMEstimator, path: str | os.PathLike[str]) -> None:
     """Write a fitted estimator to one file at ``path``, atomically.
 
     The file holds JSON and netCDF only (see the module docstring for the layout). It is
@@ -205,7 +214,7 @@ def save_model(model: _BaseBayesianFM, path: str | os.PathLike[str]) -> None:
 
     Parameters
     ----------
-    model : BayesianFMRegressor or BayesianFMClassifier
+    model : BayesianFMRegressor, BayesianFMClassifier or BayesianFMOrdinal
         A fitted estimator whose parameters are JSON values (an int or None
         ``random_state``, not a ``RandomState``).
     path : str or os.PathLike

@@ -9,26 +9,25 @@ import pandas as pd
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from bayesfm.data.design import Design
-from bayesfm.engines import FitProblem
-from bayesfm.estimators import _as_1d, _BaseBayesianFM
-from bayesfm.model import FMPriors
-from bayesfm.predict import PredictiveSummary, chunk_size, eta_chunks
-from bayesfm.predict_ordinal import OrdinalSummary, summarize_ordinal
-from bayesfm.results import draws_from_datatree
+from bayesfm.estimators._validation import as_1d
+from bayesfm.estimators.base import BayesianFMBase
+from bayesfm.model import Likelihood, Ordinal
+from bayesfm.persistence import register_estimator
+from bayesfm.results import class_probabilities
 
 __all__ = ["BayesianFMOrdinal"]
 
 
-class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
+@register_estimator
+class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
     """Bayesian factorization machine for ordered classes (ordered probit, learned cutpoints).
 
     ``P(y = c | x) = Phi(cut[c] - eta(x)) - Phi(cut[c-1] - eta(x))`` with the FM score
     ``eta`` of DESIGN section 1 and ``C - 1`` increasing cutpoints, the first fixed at 0 and
     the gaps between them ``HalfNormal(2)`` a priori (see :mod:`bayesfm.cutpoints`). Gibbs
     augments each row with its latent utility and updates the cutpoints by Metropolis steps
-    (their acceptance rate is ``idata_.sample_stats["acceptance_rate"]``); NUTS and SVI run
-    the NumPyro model.
+    (their acceptance rate is ``idata_.sample_stats["acceptance_rate"]``), for every model
+    (``"fm"``, ``"ffm"``, ``degree=3``) and both stores; NUTS and SVI run the NumPyro model.
 
     Parameters
     ----------
@@ -38,6 +37,8 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
         The ordered classes, lowest first (e.g. ``[1, 2, 3, 4, 5]``), so that a class absent
         from the training labels still gets a probability. Default: the distinct labels of
         ``y`` in increasing order, or the categories of an ordered categorical ``y``.
+    model : {"fm", "ffm"}, default "fm"
+    degree : {2, 3}, default 2
     **kwargs
         As :class:`bayesfm.BayesianFMRegressor` (``sample_weight`` needs NUTS or SVI).
 
@@ -63,14 +64,14 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
     (2, 4)
     """
 
-    _likelihood = "ordinal"
-
     def __init__(
         self,
         rank: int = 8,
         method: str = "gibbs",
         *,
         classes: Any = None,
+        model: str = "fm",
+        degree: int = 2,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -84,13 +85,16 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
         batch_size: int | None = None,
         log_likelihood: bool | str = "auto",
         progress_bar: bool | None = None,
+        store: str = "draws",
+        max_kept: int = 100,
     ) -> None:
         super().__init__(
-            rank, method, num_warmup=num_warmup, num_samples=num_samples,
-            num_chains=num_chains, thinning=thinning, random_state=random_state,
-            priors=priors, parameterization=parameterization, guide=guide,
-            svi_steps=svi_steps, learning_rate=learning_rate, batch_size=batch_size,
-            log_likelihood=log_likelihood, progress_bar=progress_bar,
+            rank, method, model=model, degree=degree, num_warmup=num_warmup,
+            num_samples=num_samples, num_chains=num_chains, thinning=thinning,
+            random_state=random_state, priors=priors, parameterization=parameterization,
+            guide=guide, svi_steps=svi_steps, learning_rate=learning_rate,
+            batch_size=batch_size, log_likelihood=log_likelihood, progress_bar=progress_bar,
+            store=store, max_kept=max_kept,
         )
         self.classes = classes
 
@@ -105,29 +109,20 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
         self.classes_ = classes
         return codes.astype(np.float64)
 
-    def _make_problem(
-        self, design: Design, y: np.ndarray, priors: FMPriors, sw: np.ndarray | None
-    ) -> FitProblem:
-        return FitProblem(design, y, "ordinal", int(self.rank), priors, sw,
-                          n_classes=len(self.classes_))
-
     def _class_values(self) -> np.ndarray:
         """Numeric value of every class (positions 0..C-1 for non-numeric categories)."""
         if self.classes_.dtype.kind in "biuf":
             return self.classes_.astype(np.float64)
         return np.arange(len(self.classes_), dtype=np.float64)
 
+    def _get_likelihood(self) -> Likelihood:
+        return Ordinal(n_classes=len(self.classes_),
+                       class_values=tuple(float(v) for v in self._class_values()))
+
+    def _decode(self, codes: np.ndarray) -> np.ndarray:
+        return self.classes_[codes]
+
     # -- prediction ------------------------------------------------------------------------
-    def _ordinal(self, X: Any, prob: float | None, kind: str) -> OrdinalSummary:
-        check_is_fitted(self, "idata_")
-        design = self._design(X, reset=False)
-        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
-        return summarize_ordinal(draws, design.indices, design.values, self._class_values(),
-                                 prob=prob, kind=kind)
-
-    def _summaries(self, X: Any, prob: float | None, kind: str) -> PredictiveSummary:
-        return self._ordinal(X, prob, kind).expected
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior predictive class probabilities, shape ``(n_rows, C)``, columns ``classes_``.
 
@@ -136,7 +131,8 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
         >>> fm.predict_proba(X).sum(axis=1)  # doctest: +SKIP
         array([1., 1., ...])
         """
-        return self._ordinal(X, None, "mean").proba
+        draws, design = self._draws(X)
+        return class_probabilities(draws, design.indices, design.values)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class of every row (under the posterior predictive probabilities)."""
@@ -166,87 +162,6 @@ class BayesianFMOrdinal(ClassifierMixin, _BaseBayesianFM):
         """
         s = self._summaries(X, None, "mean")
         return (s.mean, s.sd) if return_std else s.mean
-
-    def predict_interval(self, X: Any, prob: float = 0.9, *, kind: str = "mean") -> np.ndarray:
-        """Equal-tailed interval of the expected rating, or of the rating itself.
-
-        Parameters
-        ----------
-        X : sparse matrix, array-like or DataFrame
-        prob : float, default 0.9
-        kind : {"mean", "predictive"}
-            ``"mean"``: credible interval of ``E[y | x]``; ``"predictive"``: the central
-            ``prob`` range of the predicted class values.
-
-        Returns
-        -------
-        ndarray of shape (n_rows, 2)
-        """
-        return super().predict_interval(X, prob, kind=kind)
-
-    def predict_draws(self, X: Any) -> np.ndarray:
-        """Posterior draws of the expected rating, shape ``(num_chains * num_samples, n_rows)``."""
-        from bayesfm.cutpoints import class_probabilities
-
-        check_is_fitted(self, "idata_")
-        design = self._design(X, reset=False)
-        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
-        cut = np.asarray(draws.cutpoints, dtype=np.float64)
-        values = self._class_values()
-        n_draws = int(draws.w0.shape[0])
-        rows = chunk_size(n_draws, max(design.max_nnz, len(values)), int(draws.v.shape[-1]))
-        out = np.empty((n_draws, design.n_rows))
-        for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
-            out[:, sl] = class_probabilities(np.asarray(eta, np.float64), cut) @ values
-        return out
-
-    def sample_posterior_predictive(
-        self, X: Any, num_draws: int | None = None, random_state: Any = None
-    ) -> np.ndarray:
-        """Replicated labels for the rows of ``X``: one class drawn per posterior draw and row.
-
-        Parameters
-        ----------
-        X : sparse matrix, array-like or DataFrame
-        num_draws : int, optional
-            Use this many posterior draws, picked at random without replacement; default all.
-        random_state : int, numpy Generator or None
-            Seed of the draw choice and of the simulated classes.
-
-        Returns
-        -------
-        ndarray of shape (num_draws, n_rows)
-            Labels from ``classes_``.
-
-        Examples
-        --------
-        >>> y_rep = fm.sample_posterior_predictive(X, num_draws=100)  # doctest: +SKIP
-        """
-        from bayesfm.cutpoints import class_probabilities
-
-        check_is_fitted(self, "idata_")
-        design = self._design(X, reset=False)
-        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype)
-        total = int(draws.w0.shape[0])
-        rng = np.random.default_rng(random_state)
-        keep = np.arange(total)
-        if num_draws is not None:
-            if isinstance(num_draws, bool) or not isinstance(num_draws, int) or num_draws < 1:
-                raise ValueError(f"num_draws must be a positive integer, got {num_draws!r}")
-            if num_draws > total:
-                raise ValueError(f"num_draws={num_draws}, but the fit holds {total} draws")
-            keep = np.sort(rng.choice(total, size=num_draws, replace=False))
-            draws = draws._replace(**{k: None if a is None else a[keep]
-                                      for k, a in draws._asdict().items()})
-        cut = np.asarray(draws.cutpoints, dtype=np.float64)
-        rows = chunk_size(len(keep), max(design.max_nnz, len(self.classes_)),
-                          int(draws.v.shape[-1]))
-        out = np.empty((len(keep), design.n_rows), dtype=np.int64)
-        for sl, eta in eta_chunks(draws, design.indices, design.values, rows):
-            cdf = np.cumsum(class_probabilities(np.asarray(eta, np.float64), cut), axis=-1)
-            u = rng.uniform(size=cdf.shape[:-1])
-            out[:, sl] = np.minimum((cdf < u[..., None]).sum(axis=-1), len(self.classes_) - 1)
-        return self.classes_[out]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy of :meth:`predict`; labels outside ``classes_`` raise ``ValueError``."""
@@ -280,7 +195,7 @@ def _ordinal_codes(y: Any, n_rows: int, classes: Any) -> tuple[np.ndarray, np.nd
             )
         labels, class_arr = cats[cat.codes], cats
     else:
-        labels = _integer_labels(_as_1d(y, n_rows), "y")
+        labels = _integer_labels(as_1d(y, n_rows), "y")
         if classes is None:
             class_arr = np.unique(labels)
         else:

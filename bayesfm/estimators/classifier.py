@@ -1,0 +1,126 @@
+"""Bayesian FM classification of binary labels (click-through rate): probit or logit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+
+from bayesfm.data.design import check_finite
+from bayesfm.estimators._validation import as_1d, numeric_labels
+from bayesfm.estimators.base import BayesianFMBase
+from bayesfm.model import Likelihood, get_likelihood
+from bayesfm.persistence import register_estimator
+from bayesfm.results import class_probabilities
+
+__all__ = ["LINKS", "BayesianFMClassifier"]
+
+#: Links of the binary likelihood (each a likelihood of :mod:`bayesfm.model.likelihoods`).
+LINKS = ("probit", "logit")
+
+
+@register_estimator
+class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
+    """Bayesian factorization machine for binary labels (click-through rate).
+
+    Parameters
+    ----------
+    rank : int, default 8
+    method : {"gibbs", "nuts", "svi"}, default "gibbs"
+        ``"gibbs"`` needs ``link="probit"`` (the exact augmentation).
+    link : {"probit", "logit"}, default "probit"
+        ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
+    model : {"fm", "ffm"}, default "fm"
+    degree : {2, 3}, default 2
+    **kwargs
+        As :class:`BayesianFMRegressor`.
+
+    Attributes
+    ----------
+    classes_ : ndarray, ``[0, 1]``
+    idata_ : xarray.DataTree
+
+    Examples
+    --------
+    >>> from bayesfm import BayesianFMClassifier
+    >>> clf = BayesianFMClassifier(rank=4, link="probit")
+    >>> clf.get_params()["link"]
+    'probit'
+    """
+
+    def __init__(
+        self,
+        rank: int = 8,
+        method: str = "gibbs",
+        *,
+        link: str = "probit",
+        model: str = "fm",
+        degree: int = 2,
+        num_warmup: int = 500,
+        num_samples: int = 500,
+        num_chains: int = 2,
+        thinning: int = 1,
+        random_state: Any = None,
+        priors: dict[str, float] | None = None,
+        parameterization: str = "centered",
+        guide: str = "normal",
+        svi_steps: int = 20_000,
+        learning_rate: float = 0.01,
+        batch_size: int | None = None,
+        log_likelihood: bool | str = "auto",
+        progress_bar: bool | None = None,
+        store: str = "draws",
+        max_kept: int = 100,
+    ) -> None:
+        super().__init__(
+            rank, method, model=model, degree=degree, num_warmup=num_warmup,
+            num_samples=num_samples,
+            num_chains=num_chains, thinning=thinning, random_state=random_state,
+            priors=priors, parameterization=parameterization, guide=guide,
+            svi_steps=svi_steps, learning_rate=learning_rate, batch_size=batch_size,
+            log_likelihood=log_likelihood, progress_bar=progress_bar, store=store,
+            max_kept=max_kept,
+        )
+        self.link = link
+
+    def _get_likelihood(self) -> Likelihood:
+        if self.link not in LINKS:
+            raise ValueError(f"unknown link {self.link!r}; valid links: {', '.join(LINKS)}")
+        return get_likelihood(self.link)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _check_y(self, y: Any, n_rows: int) -> np.ndarray:
+        y_arr = numeric_labels(as_1d(y, n_rows))
+        check_finite(y_arr, "y")
+        bad = ~np.isin(y_arr, (0.0, 1.0))
+        if bad.any():
+            prefix = ""
+            if np.unique(y_arr).size > 2:
+                prefix = "Only binary classification is supported. "
+            raise ValueError(
+                f"{prefix}labels must be 0 or 1; found {np.unique(y_arr[bad])[:5].tolist()} "
+                f"(first at row {int(np.argmax(bad))})"
+            )
+        if np.unique(y_arr).size < 2:
+            raise ValueError(
+                f"y contains one class only ({int(y_arr[0])}); a classifier needs both 0 and 1"
+            )
+        self.classes_ = np.array([0, 1])
+        return y_arr
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior mean of the class probabilities, shape ``(n_rows, 2)``."""
+        draws, design = self._draws(X)
+        return class_probabilities(draws, design.indices, design.values)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable label (0 or 1) under the posterior mean probability."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+    def _decode(self, codes: np.ndarray) -> np.ndarray:
+        return self.classes_[codes]
