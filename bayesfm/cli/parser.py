@@ -155,7 +155,7 @@ def _positive_float(text: str) -> float:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from bayesfm._cli_fit import run_fit
+    from bayesfm.cli.fit import run_fit
 
     report = run_fit(args)
     shown = {k: report[k] for k in ("train_rows", "test_rows", "n_features", "fit_seconds",

@@ -1,7 +1,7 @@
 """``bayesfm fit``: read train/test files, fit, and write predictions, posterior and plots.
 
-Kept apart from :mod:`bayesfm.cli` (the argument parser) so that the file handling can be read
-on its own. Every problem with the input raises ``ValueError`` / ``FileNotFoundError`` with
+Kept apart from :mod:`bayesfm.cli.parser` (the argument parser) so that the file handling can
+be read on its own. Every problem with the input raises ``ValueError`` / ``FileNotFoundError`` with
 one line that names the file and, where there is one, the line.
 """
 
