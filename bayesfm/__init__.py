@@ -11,11 +11,12 @@ Examples
 """
 
 from bayesfm._version import __version__
-from bayesfm.compare import compare, plot_compare
+from bayesfm.compare import compare
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import BayesianFMClassifier, BayesianFMRegressor, PrecisionWarning
 from bayesfm.estimators_ordinal import BayesianFMOrdinal
 from bayesfm.persistence import load
+from bayesfm.plots import plot_compare
 
 __all__ = [
     "BayesianFMClassifier",
