@@ -11,7 +11,7 @@ Examples
 """
 
 from bayesfm._version import __version__
-from bayesfm.compare import compare, plot_compare
+from bayesfm.compare import compare
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import (
     BayesianFMClassifier,
@@ -20,6 +20,7 @@ from bayesfm.estimators import (
     PrecisionWarning,
 )
 from bayesfm.persistence import load
+from bayesfm.plots import plot_compare
 
 __all__ = [
     "BayesianFMClassifier",

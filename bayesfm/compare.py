@@ -1,9 +1,10 @@
-"""Choose between fitted FMs (rank, variant, degree) by PSIS-LOO, and plot the comparison.
+"""Choose between fitted FMs (rank, variant, degree) by PSIS-LOO.
 
 :func:`compare` hands the pointwise log likelihoods of the fits to ArviZ's
 :func:`arviz.compare` (PSIS-LOO-CV, Vehtari et al. 2017) after checking that every fit kept
 its ``log_likelihood`` group and that all were fitted on the same observations: LOO of fits on
-different data is not comparable, and ArviZ would not notice if the row counts matched.
+different data is not comparable, and ArviZ would not notice if the row counts matched. The
+table's plot is :func:`bayesfm.plots.plot_compare`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-__all__ = ["compare", "plot_compare", "psis_loo"]
+__all__ = ["compare", "psis_loo"]
 
 
 def _datatree(name: str, fit: Any) -> xr.DataTree:
@@ -183,58 +182,3 @@ def psis_loo(tree: xr.DataTree) -> Any:
     pareto_k = ll.isel(chain=0, draw=0, drop=True).copy(data=k.reshape(ll.shape[2:]))
     return az.loo(tree, pointwise=True, var_name="y", reff=reff, log_weights=log_weights,
                   pareto_k=pareto_k)
-
-
-def plot_compare(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
-    """Plot a :func:`compare` table: each model's ELPD with its standard error, best on top.
-
-    Filled points are the LOO ELPD with ``+-`` one standard error; open diamonds the
-    difference to the best model (shifted onto the best model's ELPD) with ``+-`` the
-    standard error of the difference, which is what decides between two models.
-
-    Parameters
-    ----------
-    table : DataFrame
-        The output of :func:`compare`.
-    ax : matplotlib Axes, optional
-        Draw here instead of on a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from bayesfm.compare import plot_compare
-    >>> table = pd.DataFrame({"rank": [0, 1], "elpd": [-10.0, -14.0], "se": [1.0, 1.2],
-    ...                       "elpd_diff": [0.0, -4.0], "dse": [0.0, 1.5]},
-    ...                      index=["true", "noise"])
-    >>> len(plot_compare(table).axes)
-    1
-    """
-    missing = {"elpd", "se", "elpd_diff", "dse"} - set(table.columns)
-    if missing:
-        raise ValueError(f"table lacks columns {sorted(missing)}; pass the output of compare")
-    import matplotlib.pyplot as plt
-
-    t = table.sort_values("elpd", ascending=False)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.0, 0.6 * len(t) + 1.2), layout="constrained")
-    else:
-        fig = ax.get_figure()  # type: ignore[assignment]
-    pos = -np.arange(len(t), dtype=float)
-    elpd = t["elpd"].to_numpy(float)
-    best = elpd[0]
-    ax.errorbar(elpd, pos, xerr=t["se"].to_numpy(float), fmt="o", color="C0",
-                label="ELPD (LOO) +- se")
-    diff = t["elpd_diff"].to_numpy(float)
-    ax.errorbar((best + diff)[1:], pos[1:] - 0.25, xerr=t["dse"].to_numpy(float)[1:], fmt="D",
-                mfc="white", color="C1", label="difference to best +- se")
-    ax.axvline(best, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(pos, [str(i) for i in t.index])
-    ax.set_xlabel("expected log predictive density (higher is better)")
-    # Above the axes: inside, it covered the markers of whichever model sat in its corner.
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize="small",
-              frameon=False)
-    return fig  # type: ignore[return-value]

@@ -293,7 +293,7 @@ def test_fit_svi_writes_the_elbo_and_no_rank_plot(libfm_files, tmp_path):
 def test_inputs_without_test_labels_and_with_test_only_features(tmp_path):
     import argparse
 
-    from bayesfm._cli_fit import read_csv_inputs, read_libfm_inputs
+    from bayesfm.cli.inputs import read_csv_inputs, read_libfm_inputs
 
     args = argparse.Namespace(task="binary", target="click", numeric="price", format="csv",
                               groups=None)

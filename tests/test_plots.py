@@ -63,6 +63,34 @@ def test_intervals_title_reports_coverage(tmp_path):
     assert fig.axes[0].get_title() == "coverage 100.0% of 50 rows"
 
 
+def _compare_table():
+    """A table shaped like the output of bayesfm.compare, deliberately not sorted by ELPD."""
+    import pandas as pd
+
+    return pd.DataFrame({"rank": [1, 0, 2], "elpd": [-14.0, -10.0, -20.0],
+                         "se": [1.2, 1.0, 2.0], "elpd_diff": [-4.0, 0.0, -10.0],
+                         "dse": [1.5, 0.0, 2.5]}, index=["noise", "true", "worst"])
+
+
+def test_compare_puts_the_best_model_on_top_with_its_differences(tmp_path):
+    import bayesfm
+
+    assert bayesfm.plot_compare is plots.plot_compare  # the top-level name stays
+    fig = plots.plot_compare(_compare_table())
+    fig.savefig(tmp_path / "compare.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["true", "noise", "worst"]
+    points, diamonds = (c.lines[0] for c in ax.containers)
+    np.testing.assert_array_equal(points.get_xdata(), [-10.0, -14.0, -20.0])
+    # The differences sit on the best model's ELPD, one per model but the best.
+    np.testing.assert_array_equal(diamonds.get_xdata(), [-14.0, -20.0])
+
+
+def test_compare_refuses_a_table_without_its_columns():
+    with pytest.raises(ValueError, match=r"lacks columns \['dse'\]"):
+        plots.plot_compare(_compare_table().drop(columns="dse"))
+
+
 # -- plots of real (tiny) fits -------------------------------------------------------------
 
 

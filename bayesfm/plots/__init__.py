@@ -7,9 +7,11 @@ script save it with ``fig.savefig``.
   raw ``v``) and :func:`plot_elbo` (SVI fits);
 - parameters: :func:`plot_forest` (feature weights by name and group);
 - predictions: :func:`plot_calibration` (classifiers), :func:`plot_intervals`,
-  :func:`plot_uncertainty` (regression) and :func:`plot_ppc` (both).
+  :func:`plot_uncertainty` (regression) and :func:`plot_ppc` (both);
+- model choice: :func:`plot_compare` (the table of :func:`bayesfm.compare`).
 """
 
+from bayesfm.plots._compare import plot_compare
 from bayesfm.plots._diagnostics import plot_elbo, plot_rank, plot_trace
 from bayesfm.plots._forest import plot_forest
 from bayesfm.plots._predictive import (
@@ -21,6 +23,7 @@ from bayesfm.plots._predictive import (
 
 __all__ = [
     "plot_calibration",
+    "plot_compare",
     "plot_elbo",
     "plot_forest",
     "plot_intervals",

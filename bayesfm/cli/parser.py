@@ -1,110 +1,22 @@
-"""The ``bayesfm`` command line.
+"""The argument parser of the ``bayesfm`` command: its subcommands, options and their checks.
 
-``bayesfm demo`` runs the main job end to end on simulated data; ``bayesfm fit`` fits libFM /
-svmlight or CSV files and writes predictions with intervals, the posterior, a summary, plots
-and a report. Errors are one line on stderr and a non-zero exit status, never a traceback.
+Every option is declared here; the type checkers refuse a value that is wrong on its own (a
+count below 1, a probability outside (0, 1)) before anything is read or fitted, in one line on
+stderr with exit status 2. What a subcommand does lives in :mod:`bayesfm.cli.demo` and
+:mod:`bayesfm.cli.fit`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["main", "run_demo"]
+from bayesfm.cli.demo import demo_command
+from bayesfm.cli.fit import fit_command
 
-
-def run_demo(
-    out: Path,
-    *,
-    method: str = "gibbs",
-    n_rows: int = 2000,
-    num_warmup: int = 1000,
-    num_samples: int = 1000,
-    num_chains: int = 2,
-    seed: int = 0,
-    progress_bar: bool | None = None,
-) -> dict[str, Any]:
-    """Fit a CTR-style classifier on simulated data with known truth; write every output.
-
-    Writes to ``out``: ``predictions.csv`` (held-out rows: true and predicted click
-    probability with its 90% interval), ``summary.csv`` (identifiable quantities with R-hat
-    and ESS), ``posterior.nc`` (the DataTree), ``trace.png``, ``calibration.png``,
-    ``intervals.png`` and ``report.json`` (the headline figures).
-
-    Returns
-    -------
-    dict
-        The figures of ``report.json``.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from sklearn.metrics import roc_auc_score
-
-    from bayesfm import BayesianFMClassifier, plots
-    from bayesfm.data.simulate import simulate_fm
-
-    out.mkdir(parents=True, exist_ok=True)
-    sim = simulate_fm(n_rows=n_rows, group_sizes=(40, 30, 10), rank=4, task="binary", seed=seed)
-    n_train = int(0.75 * n_rows)
-    tr, te = np.arange(n_train), np.arange(n_train, n_rows)
-    clf = BayesianFMClassifier(
-        rank=4, method=method, num_warmup=num_warmup, num_samples=num_samples,
-        num_chains=num_chains, random_state=seed, progress_bar=progress_bar,
-    )
-    t0 = time.perf_counter()
-    clf.fit(sim.X[tr], sim.y[tr], groups=sim.groups)
-    fit_s = time.perf_counter() - t0
-    X_te = sim.X[te]
-    mean = clf.predict_proba(X_te)[:, 1]
-    bounds = clf.predict_interval(X_te, prob=0.9)
-    draws = clf.predict_draws(X_te)
-    assert sim.prob is not None  # binary simulations carry the true click probability
-    truth = sim.prob[te]
-    sd = draws.std(axis=0)
-    covered = (bounds[:, 0] <= truth) & (truth <= bounds[:, 1])
-    header = "row,y,true_prob,mean,sd,lower90,upper90"
-    table = np.column_stack([te, sim.y[te], truth, mean, sd, bounds])
-    np.savetxt(out / "predictions.csv", table, delimiter=",", header=header, comments="",
-               fmt=["%d", "%d", "%.6f", "%.6f", "%.6f", "%.6f", "%.6f"])
-    summary = clf.summary()
-    summary.to_csv(out / "summary.csv")
-    clf.idata_.to_netcdf(out / "posterior.nc", engine="h5netcdf")
-    plots.plot_trace(clf.idata_).savefig(out / "trace.png", dpi=100)
-    plots.plot_calibration(sim.y[te], draws).savefig(out / "calibration.png", dpi=100)
-    plots.plot_intervals(truth, mean, bounds[:, 0], bounds[:, 1], xlabel="true click probability",
-                         ylabel="predicted click probability").savefig(out / "intervals.png",
-                                                                         dpi=100)
-    report = {
-        "method": method,
-        "train_rows": int(n_train),
-        "test_rows": int(te.size),
-        "fit_seconds": round(fit_s, 2),
-        "coverage_of_true_prob_90": round(float(covered.mean()), 4),
-        "auc_vs_labels": round(float(roc_auc_score(sim.y[te], mean)), 4),
-        "rmse_vs_true_prob": round(float(np.sqrt(np.mean((mean - truth) ** 2))), 4),
-        "max_rhat": round(float(summary["r_hat"].max()), 4),
-        "min_ess_bulk": round(float(summary["ess_bulk"].min()), 1),
-    }
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    return report
-
-
-def _demo(args: argparse.Namespace) -> int:
-    report = run_demo(
-        Path(args.out), method=args.method, n_rows=args.rows, num_warmup=args.warmup,
-        num_samples=args.samples, num_chains=args.chains, seed=args.seed,
-    )
-    for k, v in report.items():
-        print(f"{k:>26}: {v}")
-    print(f"outputs written to {Path(args.out).resolve()}")
-    return 0
+__all__ = ["build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -152,20 +64,6 @@ def _positive_float(text: str) -> float:
     if not value > 0.0 or not np.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
     return value
-
-
-def _fit(args: argparse.Namespace) -> int:
-    from bayesfm._cli_fit import run_fit
-
-    report = run_fit(args)
-    shown = {k: report[k] for k in ("train_rows", "test_rows", "n_features", "fit_seconds",
-                                    "max_rhat", "min_ess_bulk")}
-    shown.update(report.get("metrics", {}))
-    width = max(map(len, shown))
-    for key, value in shown.items():
-        print(f"{key:>{width}}: {value}")
-    print(f"outputs written to {Path(args.out).resolve()}: {', '.join(report['files'])}")
-    return 0
 
 
 def _add_fit_parser(sub: Any) -> None:
@@ -242,7 +140,7 @@ def _add_fit_parser(sub: Any) -> None:
                         help="skip the diagnostics plots")
     output.add_argument("--no-progress", action="store_true",
                         help="no progress bar (default: one in a terminal)")
-    fit.set_defaults(func=_fit)
+    fit.set_defaults(func=fit_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,22 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--samples", type=_positive_int, default=1000, help="kept draws per chain")
     demo.add_argument("--chains", type=_positive_int, default=2, help="number of chains")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=demo_command)
     _add_fit_parser(sub)
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bayesfm`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (ValueError, TypeError, OSError, FloatingPointError) as err:
-        # One line, whatever the message: a script reading stderr gets one error per run.
-        print(f"bayesfm: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
