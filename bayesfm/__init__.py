@@ -11,7 +11,7 @@ Examples
 """
 
 from bayesfm._version import __version__
-from bayesfm.compare import compare
+from bayesfm.results.compare import compare
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import (
     BayesianFMClassifier,

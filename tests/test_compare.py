@@ -82,7 +82,7 @@ def _certain_rows(tree, rows):
 def test_rows_predicted_with_certainty_keep_loo_working(fits):
     import arviz as az
 
-    from bayesfm.compare import psis_loo
+    from bayesfm.results import psis_loo
 
     _, true, noise = fits
     cols = ["elpd", "se", "p", "elpd_diff", "dse"]

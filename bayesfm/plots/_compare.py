@@ -1,7 +1,7 @@
 """The model-comparison plot: ELPD of each fit and its difference to the best, with errors.
 
 It draws the table :func:`bayesfm.compare` returns and needs nothing else from it, so the
-statistics (:mod:`bayesfm.compare`) import no plotting library.
+statistics (:mod:`bayesfm.results.compare`) import no plotting library.
 """
 
 from __future__ import annotations

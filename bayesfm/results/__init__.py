@@ -3,9 +3,11 @@
 - :mod:`.datatree`: :func:`to_datatree` (engine draws to an ArviZ DataTree) and
   :func:`draws_from_datatree` (back to the draws that predict);
 - :mod:`.predict`: chunked predictions from :class:`PosteriorDraws`;
-- :mod:`.diagnostics`: R-hat and ESS of the identifiable quantities.
+- :mod:`.diagnostics`: R-hat and ESS of the identifiable quantities;
+- :mod:`.compare`: model choice by PSIS-LOO (:func:`compare`, :func:`psis_loo`).
 """
 
+from bayesfm.results.compare import compare, psis_loo
 from bayesfm.results.datatree import (
     DIMS,
     MOMENTS_GROUP,
@@ -39,6 +41,7 @@ __all__ = [
     "check_convergence",
     "chunk_size",
     "class_probabilities",
+    "compare",
     "convergence_summary",
     "draws_from_datatree",
     "eta_chunks",
@@ -48,6 +51,7 @@ __all__ = [
     "posterior_moments",
     "posterior_predictive",
     "prediction_group",
+    "psis_loo",
     "summarize_predictions",
     "to_datatree",
 ]

@@ -144,7 +144,7 @@ def psis_loo(tree: xr.DataTree) -> Any:
     Examples
     --------
     >>> import numpy as np, arviz as az
-    >>> from bayesfm.compare import psis_loo
+    >>> from bayesfm.results import psis_loo
     >>> ll = np.random.default_rng(0).normal(-1.0, 0.1, (2, 300, 5))
     >>> ll[..., 0] = 0.0  # one row with the same log likelihood in every draw
     >>> tree = az.from_dict({"posterior": {"w0": ll[..., 1]}, "log_likelihood": {"y": ll}})
