@@ -11,7 +11,6 @@ Examples
 """
 
 from bayesfm._version import __version__
-from bayesfm.results.compare import compare
 from bayesfm.data.simulate import simulate_fm
 from bayesfm.estimators import (
     BayesianFMClassifier,
@@ -21,6 +20,7 @@ from bayesfm.estimators import (
 )
 from bayesfm.persistence import load
 from bayesfm.plots import plot_compare
+from bayesfm.results.compare import compare
 
 __all__ = [
     "BayesianFMClassifier",

@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import bayesfm  # noqa: E402
 from bayesfm.cli import build_parser  # noqa: E402
+from bayesfm.engines import support_table  # noqa: E402
 
 project = "bayesfm"
 author = "the bayesfm developers"
@@ -58,6 +59,35 @@ for _cmd in ("fit", "demo"):
     with contextlib.redirect_stdout(_buf), contextlib.suppress(SystemExit):
         build_parser().parse_args([_cmd, "--help"])
     (CLI_HELP / f"{_cmd}.txt").write_text(_buf.getvalue(), encoding="utf-8")
+
+# -- what fits what: the support table, from the code (bayesfm.engines.support_table) -----------
+GENERATED = HERE / "_generated"
+GENERATED.mkdir(exist_ok=True)
+
+
+def _support_markdown() -> str:
+    """One row per likelihood x interaction term, one column per engine and store."""
+    cells = {(c.likelihood, c.interaction, c.method, c.store): c for c in support_table()}
+    columns = [("gibbs", "draws"), ("gibbs", "moments"), ("nuts", "draws"), ("svi", "draws")]
+    head = "| likelihood | model | " + " | ".join(
+        f"`{m}`" + (f", `store=\"{s}\"`" if m == "gibbs" else "") for m, s in columns) + " |"
+    lines = [head, "|" + " --- |" * (2 + len(columns))]
+    order = ["gaussian", "probit", "logit", "ordinal", "fm", "ffm", "fm3"]
+    rows = sorted({(c.likelihood, c.interaction) for c in cells.values()},
+                  key=lambda r: tuple(order.index(x) if x in order else len(order) for x in r))
+    for lik, term in rows:
+        marks = ["yes" if cells[(lik, term, m, s)].supported else "no" for m, s in columns]
+        lines.append(f"| `{lik}` | `{term}` | " + " | ".join(marks) + " |")
+    reasons = sorted({c.reason for c in cells.values()
+                      if not c.supported and c.method == "gibbs" and c.store == "draws"})
+    notes = "".join(f"\n- {r}" for r in reasons)
+    return ("\n".join(lines) + "\n\nModels: `fm` is the plain FM (`model=\"fm\", degree=2`), "
+            "`ffm` the field-aware FM, `fm3` the degree-3 FM (`degree=3`). `store=\"moments\"` "
+            "is the Gibbs engine's memory mode; NUTS and SVI keep every draw. Why a cell says "
+            "no:" + notes + "\n")
+
+
+(GENERATED / "support.md").write_text(_support_markdown(), encoding="utf-8")
 
 # -- API reference -----------------------------------------------------------------------------
 autosummary_generate = True

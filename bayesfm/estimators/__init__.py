@@ -4,11 +4,11 @@ One base class (:class:`~bayesfm.estimators.base.BayesianFMBase`) fits and predi
 estimator is a thin subclass that chooses its likelihood.
 """
 
-from bayesfm.estimators._validation import PrecisionWarning
+from bayesfm.estimators._validation import PrecisionWarning  # noqa: I001 - registration order is the order users read
 from bayesfm.estimators.base import BayesianFMBase
+from bayesfm.estimators.regressor import BayesianFMRegressor
 from bayesfm.estimators.classifier import BayesianFMClassifier
 from bayesfm.estimators.ordinal import BayesianFMOrdinal
-from bayesfm.estimators.regressor import BayesianFMRegressor
 
 __all__ = [
     "BayesianFMBase",

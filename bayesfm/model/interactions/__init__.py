@@ -5,16 +5,16 @@ Adding an FM variant is one new module here (an :class:`Interaction` subclass de
 :mod:`bayesfm.engines.gibbs.terms`.
 """
 
-from bayesfm.model.interactions.base import (
+from bayesfm.model.interactions.base import (  # noqa: I001 - registration order is the order users read
     INTERACTIONS,
     FactorSet,
     Interaction,
     get_interaction,
     register_interaction,
 )
-from bayesfm.model.interactions.degree3 import Degree3FM, anova3
-from bayesfm.model.interactions.field_aware import FieldAwareFM, ffm_pairwise  # noqa: I001
 from bayesfm.model.interactions.plain import PairwiseFM, fm_linear, fm_pairwise, fm_predict
+from bayesfm.model.interactions.field_aware import FieldAwareFM, ffm_pairwise
+from bayesfm.model.interactions.degree3 import Degree3FM, anova3
 
 __all__ = [
     "INTERACTIONS",

@@ -5,14 +5,14 @@ Adding a likelihood is one new module here (a :class:`Likelihood` subclass decor
 :mod:`bayesfm.engines.gibbs.latents`.
 """
 
-from bayesfm.model.likelihoods.base import (
+from bayesfm.model.likelihoods.base import (  # noqa: I001 - registration order is the order users read
     LIKELIHOODS,
     Likelihood,
     get_likelihood,
     register_likelihood,
 )
-from bayesfm.model.likelihoods.binary import Binary, Logit, Probit, probit_logits  # noqa: I001
 from bayesfm.model.likelihoods.gaussian import Gaussian
+from bayesfm.model.likelihoods.binary import Binary, Logit, Probit, probit_logits
 from bayesfm.model.likelihoods.ordinal import (
     CUTPOINT_GAP_SCALE,
     OrderedProbit,

@@ -1,9 +1,9 @@
 """Latent-variable steps of the Gibbs sweep, one module per likelihood (see :mod:`.base`)."""
 
-from bayesfm.engines.gibbs.latents.base import LATENTS, GibbsLatent, latent_for, register_latent
+from bayesfm.engines.gibbs.latents.base import LATENTS, GibbsLatent, latent_for, register_latent  # noqa: I001 - registration order is the order users read
 from bayesfm.engines.gibbs.latents.gaussian import GaussianLatent
+from bayesfm.engines.gibbs.latents.probit import ProbitLatent
 from bayesfm.engines.gibbs.latents.ordinal import OrdinalLatent
-from bayesfm.engines.gibbs.latents.probit import ProbitLatent  # noqa: I001
 
 __all__ = [
     "LATENTS",
