@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import ndtr
+from scipy.special import expit, ndtr
 
 __all__ = ["SimulatedFM", "simulate_fm"]
 
@@ -26,8 +26,8 @@ class SimulatedFM:
     eta : ndarray of shape (n_rows,)
         The noiseless FM score of every row (the regression mean).
     prob : ndarray of shape (n_rows,) or (n_rows, C), or None
-        For binary data, the true click probability ``Phi(eta)``; for ordinal data, the true
-        class probabilities.
+        For binary data, the true click probability (``Phi(eta)`` or ``sigmoid(eta)``); for
+        ordinal data, the true class probabilities.
     params : dict of str to ndarray
         The planted ``w0``, ``w``, ``v``, ``tau`` (regression) and ``cutpoints`` (ordinal).
     groups : ndarray of shape (n_features,)
@@ -59,6 +59,7 @@ def simulate_fm(
     seed: int = 0,
     model: str = "fm",
     degree: int = 2,
+    link: str = "probit",
 ) -> SimulatedFM:
     """Simulate one-hot rows and observations from the FM of DESIGN section 1.
 
@@ -75,7 +76,8 @@ def simulate_fm(
         Number of features in each one-hot group.
     rank : int
     task : {"regression", "binary", "ordinal"}
-        Binary draws clicks from ``Bernoulli(Phi(eta))`` (the probit model); ordinal draws
+        Binary draws clicks from ``Bernoulli(Phi(eta))`` (the probit model; ``link="logit"``:
+        ``Bernoulli(sigmoid(eta))``); ordinal draws
         class ``c`` when ``cutpoints[c-1] < eta + Normal(0, 1) <= cutpoints[c]`` (the ordered
         probit of :mod:`bayesfm.cutpoints`).
     weight_sd, factor_sd : float
@@ -94,6 +96,8 @@ def simulate_fm(
     degree : {2, 3}
         ``3`` adds the order-3 ANOVA term of a second factor matrix ``v3`` (sd
         ``factor_sd``); plain FM only.
+    link : {"probit", "logit"}
+        Link of the binary task.
 
     Returns
     -------
@@ -108,6 +112,8 @@ def simulate_fm(
     """
     if task not in ("regression", "binary", "ordinal"):
         raise ValueError(f"unknown task {task!r}; valid: regression, binary, ordinal")
+    if link not in ("probit", "logit"):
+        raise ValueError(f"unknown link {link!r}; valid: probit, logit")
     cut = np.asarray(cutpoints, dtype=np.float64)
     if task == "ordinal" and (cut.ndim != 1 or cut.size < 1 or np.any(np.diff(cut) <= 0)):
         raise ValueError(f"cutpoints must be a non-empty increasing sequence, got {cutpoints!r}")
@@ -156,7 +162,7 @@ def simulate_fm(
         y = np.sum(z[:, None] > cut[None, :], axis=1).astype(np.int64)
         params["cutpoints"] = cut
     else:
-        prob = ndtr(eta)
+        prob = ndtr(eta) if link == "probit" else expit(eta)
         y = (rng.uniform(size=n_rows) < prob).astype(np.float64)
     groups = np.repeat(np.arange(len(sizes)), sizes)
     group_names = [f"field{g}" for g in range(len(sizes))]

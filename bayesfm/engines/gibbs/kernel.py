@@ -56,20 +56,11 @@ def each_chain(sweep: Any, chains: Any, data: Any) -> Any:
 class FMGibbsState(NamedTuple):
     """``MCMC``-facing state.
 
-    Attributes
-    ----------
-    chain : GibbsState
-        Parameters and caches (batched over chains when chains are vectorised).
-    data : GibbsData
-        Never batched; carried so that it enters the compiled sweep as an argument.
-    rng_key : PRNG key
-        The key ``MCMC`` reads and replaces (``post_warmup_state``).
-    moments : Moments or None
-        Running moments and kept draws (``store="moments"`` only).
-    sites : dict of str to array
-        What ``MCMC`` collects of the current draw (its ``sample_field``): the model's sites
-        (in the ``"moments"`` mode the small ones and ``eta_ref``), the total
-        ``log_likelihood`` and the latent part's statistics.
+    The chain (batched over chains when they are vectorised), the data (never batched: it
+    enters the compiled sweep as an argument), the key ``MCMC`` reads and replaces, the
+    running moments (``store="moments"``) and ``sites``, what ``MCMC`` collects of the draw
+    (its ``sample_field``: the sites, or in the ``"moments"`` mode the small ones and
+    ``eta_ref``, plus ``log_likelihood`` and the latent part's statistics).
     """
 
     chain: GibbsState
@@ -127,36 +118,25 @@ class FMGibbs(MCMCKernel):
     y : array-like of shape (N,)
         Targets: values (Gaussian), 0/1 (probit) or class codes ``0 .. C-1`` (ordinal).
     rank : int
-        Factor rank ``k``.
-    likelihood : str or Likelihood, default "gaussian"
-        Any likelihood with a Gibbs latent part (``"gaussian"``, ``"probit"``,
-        ``"ordinal"``); others raise ``ValueError`` naming those.
-    interaction : str or Interaction, default "fm"
-        ``"fm"`` or ``"ffm"`` at ``degree``, or an interaction object.
-    degree : {2, 3}
-    n_classes : int, optional
-        Ordered classes, for ``likelihood="ordinal"`` given by name.
+    likelihood, interaction, degree, n_classes
+        The model, as :func:`bayesfm.model.fm_model` takes it; a likelihood or term without
+        a Gibbs part raises ``ValueError`` naming those that have one.
     n_groups : int, optional
-        Number of groups; default from the design, or ``max(group_of_feature) + 1``.
+        Default from the design, or ``max(group_of_feature) + 1``.
     priors : FMPriors
     sample_weight : array-like of shape (N,), optional
-        Per-row frequency weights, as in :func:`bayesfm.model.fm_model` (Gaussian only).
+        Per-row frequency weights (Gaussian only).
     init_scale : float, default 0.1
         Standard deviation of the initial factors.
-    dtype : dtype, optional
-        Default float32, or float64 under ``jax_enable_x64``.
-    layout : {"auto", "dense", "compact"}
-        Storage of the blocks (see :func:`bayesfm.engines.gibbs.prepare_data`).
+    dtype, layout
+        Of the blocks (:func:`bayesfm.engines.gibbs.prepare_data`).
     store : {"draws", "moments"}
-        What ``MCMC`` collects (see :mod:`bayesfm.engines.gibbs.store`); read the moments of
-        a ``"moments"`` run with :meth:`collect_moments` from ``MCMC.last_state.moments``.
-    num_samples, thinning : int, optional
-        ``"moments"`` only: the ``num_samples`` and ``thinning`` given to ``MCMC`` (they
-        place the kept draws).
-    max_kept : int, default 100
-        ``"moments"`` only: at most this many prediction draws kept per chain.
-    ref_rows : array-like of int, optional
-        ``"moments"`` only: training rows whose scores ``eta_ref`` are recorded every draw.
+        What ``MCMC`` collects (:mod:`bayesfm.engines.gibbs.store`); a ``"moments"`` run's
+        moments are read with :meth:`collect_moments` from ``MCMC.last_state.moments``.
+    num_samples, thinning, max_kept, ref_rows
+        ``"moments"`` only: ``MCMC``'s ``num_samples`` and ``thinning`` (they place the kept
+        draws), the most prediction draws kept per chain, and the training rows whose
+        scores ``eta_ref`` are recorded every draw.
 
     Examples
     --------
@@ -294,7 +274,7 @@ class FMGibbs(MCMCKernel):
         chain = state.chain._replace(rng_key=state.rng_key)
         m = state.moments
         if self._vectorized:
-            chain, sites = lax.map(partial(self._one, data=state.data), chain)
+            chain, sites = each_chain(self._one, chain, state.data)
             if m is not None:
                 m = stores.keep(m, chain.params, m.sweep[0], 1, self.plan, self._num_warmup)
                 m = jax.vmap(partial(stores.welford, num_warmup=self._num_warmup))(

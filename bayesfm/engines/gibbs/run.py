@@ -46,47 +46,20 @@ def run_gibbs(
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
 
-    Parameters
-    ----------
-    indices, values : array-like of shape (N, L)
-        Padded rows (see :class:`bayesfm.data.Design`).
-    group_of_feature : array-like of shape (p,)
-        Group of every feature.
-    y : array-like of shape (N,)
-        Targets (0/1 for probit, class codes for ordinal).
-    n_groups, rank : int
-        Number of groups ``G`` and factor rank ``k``.
-    likelihood, interaction, degree, n_classes
-        The model (as :class:`~bayesfm.engines.gibbs.FMGibbs`).
-    sample_weight : array-like of shape (N,), optional
-        Per-row frequency weights (Gaussian only).
-    priors : FMPriors
-    num_warmup, num_samples, num_chains, thinning : int
-        As in :class:`numpyro.infer.MCMC`: ``num_samples`` post-warmup sweeps per chain, of
-        which every ``thinning``-th draw is kept.
-    rng_key : PRNG key
-        Seeds every chain; the draws do not depend on ``store``.
-    progress_bar : bool
-    chain_method : {"vectorized", "sequential", "parallel"}
-        How ``MCMC`` runs several chains.
-    init_scale : float, default 0.1
-    store : {"draws", "moments"}
-        Memory mode (see :mod:`bayesfm.engines.gibbs.store`).
-    max_kept : int, default 100
-        ``"moments"``: at most this many prediction draws per chain.
-    ref_rows : array-like of int, optional
-        ``"moments"``: training rows whose scores are recorded every draw as ``eta_ref``.
-    init_params : dict, optional
-        Start every chain from these site values (batched over chains for several).
+    The model and memory arguments are those of :class:`~bayesfm.engines.gibbs.FMGibbs`
+    (``indices, values, group_of_feature`` its ``data``); ``num_warmup``, ``num_samples``,
+    ``num_chains``, ``thinning``, ``chain_method`` and ``progress_bar`` those of
+    :class:`numpyro.infer.MCMC` (``num_samples`` post-warmup sweeps per chain, every
+    ``thinning``-th kept); ``rng_key`` seeds every chain (the draws do not depend on
+    ``store``); ``init_params`` starts the chains from given site values (batched over chains).
 
     Returns
     -------
     dict
         Draws of every site, the total ``log_likelihood`` and the latent part's statistics
         (``acceptance_rate`` for ordinal), each ``(chain, draw, ...)``. With
-        ``store="moments"``: no ``w`` or factor matrices but ``eta_ref``, plus two dicts of
-        arrays with a leading chain dimension: ``"posterior_moments"`` and
-        ``"prediction_draws"`` (see :func:`bayesfm.engines.gibbs.store.collect`).
+        ``store="moments"``: no ``w`` or factor matrices but ``eta_ref``, plus the dicts
+        ``"posterior_moments"`` and ``"prediction_draws"`` (:func:`.store.collect`).
 
     Examples
     --------
@@ -133,26 +106,12 @@ def fit_gibbs(
     store: str = "draws",
     max_kept: int = 100,
 ) -> EngineResult:
-    """Draw from the FM posterior with the exact blocked Gibbs sampler (DESIGN section 3).
+    """Draw from the posterior of ``problem`` with the exact blocked Gibbs sampler.
 
-    Parameters
-    ----------
-    problem : FitProblem
-        Any likelihood with a Gibbs latent part (Gaussian, probit, ordinal) and any
-        interaction term with a Gibbs term part (plain, field-aware, degree 3); other
-        combinations raise ``ValueError`` naming what Gibbs samples.
-    rng_key : jax.Array
-    num_warmup, num_samples, num_chains, thinning : int
-    progress_bar : bool
-    store : {"draws", "moments"}
-        ``"moments"``: draws of the low-dimensional sites and of ``eta_ref`` (on
-        :func:`~bayesfm.engines.reference_rows`), running moments of ``w`` and the factor
-        matrices and at most ``max_kept`` draws per chain for predictions.
-    max_kept : int
-
-    Returns
-    -------
-    EngineResult
+    Any likelihood with a Gibbs latent part and any interaction term with a Gibbs term part
+    (:func:`bayesfm.engines.check_supported` names them); the settings are those of
+    :func:`run_gibbs`. ``store="moments"`` tracks ``eta_ref`` on
+    :func:`~bayesfm.engines.reference_rows`.
 
     Examples
     --------

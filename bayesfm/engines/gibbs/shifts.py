@@ -2,9 +2,11 @@
 
 In a group whose values sum to 1 in every row, a constant moves between the bias, the group's
 weights and its mean without changing any prediction; a group's factor can shift against the
-other groups' weights the same way. Single-site updates cross these ridges only slowly, so
-the sweep draws the position along each ridge from its exact conditional (Liu and Sabatti
-2000), which is a valid Gibbs move. Each function takes standard normal ``noise``.
+other groups' weights the same way. Single-site updates cross these ridges only slowly (the
+bias and the group means trade off, which left ``w0`` with R-hat far above 1.01), so the
+sweep draws the position along each ridge from its exact conditional: a valid Gibbs move
+(Liu and Sabatti 2000). Each function takes the state's ``params`` and standard normal
+``noise`` and returns the moved ``params`` (and the shift of the cached row sums).
 """
 
 from __future__ import annotations
@@ -18,27 +20,18 @@ from bayesfm.model.priors import FMPriors
 
 __all__ = ["shift_bias", "shift_factors", "shift_field_factors"]
 
+Params = dict[str, jax.Array]
 
-def shift_bias(
-    w0: jax.Array,
-    w: jax.Array,
-    mu_w: jax.Array,
-    lambda_w: jax.Array,
-    data: GibbsData,
-    noise: jax.Array,
-    priors: FMPriors,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
+
+def shift_bias(params: Params, data: GibbsData, noise: jax.Array, priors: FMPriors) -> Params:
     """Exact draw along ``(w0 + c, w_i - c for i in g, mu_w[g] - c)`` for each shiftable group.
 
-    In a group whose values sum to 1 in every row (complete one-hot), this move leaves every
-    prediction, and every ``w_i - mu_w[g]``, unchanged: only the priors of ``w0`` and
-    ``mu_w[g]`` see ``c``, so its conditional is Normal with precision
-    ``reg0 + gamma0 lambda_w[g]``. Single-site updates cross this ridge only slowly (the bias
-    and the group means trade off), which left ``w0`` with R-hat far above 1.01; a translation
-    drawn from its exact conditional is a valid Gibbs move (Liu and Sabatti 2000).
+    The move leaves every prediction, and every ``w_i - mu_w[g]``, unchanged: only the priors
+    of ``w0`` and ``mu_w[g]`` see ``c``, so its conditional is Normal with precision
+    ``reg0 + gamma0 lambda_w[g]``.
     """
     gamma0, mu0, reg0 = priors.gamma0, priors.mu0, priors.reg0
-    gof = data.group_of_feature
+    gof, lambda_w = data.group_of_feature, params["lambda_w"]
 
     def one_group(g: jax.Array, carry: tuple) -> tuple:
         w0, w, mu_w = carry
@@ -47,20 +40,14 @@ def shift_bias(
         c = jnp.where(data.shiftable[g], mean + noise[g] * lax.rsqrt(prec), 0.0)
         return w0 + c, jnp.where(gof == g, w - c, w), mu_w.at[g].add(-c)
 
-    return lax.fori_loop(0, mu_w.shape[0], one_group, (w0, w, mu_w))
+    start = (params["w0"], params["w"], params["mu_w"])
+    w0, w, mu_w = lax.fori_loop(0, lambda_w.shape[0], one_group, start)
+    return {**params, "w0": w0, "w": w, "mu_w": mu_w}
 
 
 def shift_factors(
-    w: jax.Array,
-    v: jax.Array,
-    mu_w: jax.Array,
-    lambda_w: jax.Array,
-    mu_v: jax.Array,
-    lambda_v: jax.Array,
-    data: GibbsData,
-    noise: jax.Array,
-    priors: FMPriors,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    params: Params, data: GibbsData, noise: jax.Array, priors: FMPriors
+) -> tuple[Params, jax.Array]:
     """Exact draw along ``(v_if + c for i in g, mu_v[g, f] + c, w_j - c v_jf for j not in g)``.
 
     For a complete one-hot group ``g`` every row has exactly one feature ``i`` of ``g`` with
@@ -68,15 +55,14 @@ def shift_factors(
     row's other features) to the score, which the ``w_j - c v_jf`` shear takes away again: the
     likelihood is flat along this line, and only the priors of ``mu_v[g, f]`` and of the other
     groups' ``w_j`` see ``c``. The map is a shear (Jacobian 1) forming a group in ``c``, so
-    drawing ``c`` from its Normal conditional is exact. It moves the weights and factors
-    together along a ridge single-site updates cross slowly. Returns the new ``w, v, mu_v``
-    and the shift of every factor sum ``q[f, n]`` (the same for every row).
+    drawing ``c`` from its Normal conditional is exact. ``noise`` has shape ``(G, k)``; also
+    returns the shift of every factor sum ``q[f, n]`` (the same for every row).
     """
     gamma0, mu0 = priors.gamma0, priors.mu0
-    gof = data.group_of_feature
+    gof, lambda_v, v = data.group_of_feature, params["lambda_v"], params["v"]
     rank = v.shape[1]
-    lam_j = lambda_w[gof]
-    dev_j = w - mu_w[gof]
+    lam_j = params["lambda_w"][gof]
+    dev_j = params["w"] - params["mu_w"][gof]
 
     def one(t: jax.Array, carry: tuple) -> tuple:
         v, mu_v, dev_j, q_shift = carry
@@ -90,37 +76,29 @@ def shift_factors(
         v = v.at[:, f].add(jnp.where(other, 0.0, c))
         return v, mu_v.at[g, f].add(c), dev_j - c * v_f, q_shift.at[f].add(c)
 
-    start = (v, mu_v, dev_j, jnp.zeros(rank, v.dtype))
-    v, mu_v, dev_j, q_shift = lax.fori_loop(0, mu_v.size, one, start)
-    return dev_j + mu_w[gof], v, mu_v, q_shift
+    start = (v, params["mu_v"], dev_j, jnp.zeros(rank, v.dtype))
+    v, mu_v, dev_j, q_shift = lax.fori_loop(0, lambda_v.size, one, start)
+    return {**params, "w": dev_j + params["mu_w"][gof], "v": v, "mu_v": mu_v}, q_shift
 
 
 def shift_field_factors(
-    w: jax.Array,
-    v: jax.Array,
-    mu_w: jax.Array,
-    lambda_w: jax.Array,
-    mu_v: jax.Array,
-    lambda_v: jax.Array,
-    data: GibbsData,
-    noise: jax.Array,
-    priors: FMPriors,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    params: Params, data: GibbsData, noise: jax.Array, priors: FMPriors
+) -> tuple[Params, jax.Array]:
     """Exact draw along ``(v[i, h, f] + c for i in g, mu_v[g, h, f] + c, w_j - c v[j, g, f])``.
 
-    The field-aware form of :func:`shift_factors`, for a complete
-    one-hot group ``g``, another group ``h != g`` and factor ``f``, with ``j`` over the
-    features of ``h``: every row has one feature ``i`` of ``g`` with value 1, which meets the
-    row's features of ``h`` through ``v[i, h] . v[j, g]``; shifting ``v[i, h, f]`` adds
-    ``c sum_j x_j v[j, g, f]`` to the score and the shear of ``w_j`` takes it away, so only the
-    priors of ``mu_v[g, h, f]`` and of ``w_j`` see ``c`` and its conditional is Normal. Returns
-    the new ``w, v, mu_v`` and the shift of every field-sum row of ``q``.
+    The field-aware form of :func:`shift_factors`, for a complete one-hot group ``g``,
+    another group ``h != g`` and factor ``f``, with ``j`` over the features of ``h``: every
+    row has one feature ``i`` of ``g`` with value 1, which meets the row's features of ``h``
+    through ``v[i, h] . v[j, g]``; shifting ``v[i, h, f]`` adds ``c sum_j x_j v[j, g, f]`` to
+    the score and the shear of ``w_j`` takes it away, so only the priors of ``mu_v[g, h, f]``
+    and of ``w_j`` see ``c`` and its conditional is Normal. Also returns the shift of every
+    field-sum row of ``q``.
     """
     gamma0, mu0 = priors.gamma0, priors.mu0
-    gof = data.group_of_feature
+    gof, lambda_v, v = data.group_of_feature, params["lambda_v"], params["v"]
     _, n_groups, rank = v.shape
-    lam_j = lambda_w[gof]
-    dev_j = w - mu_w[gof]
+    lam_j = params["lambda_w"][gof]
+    dev_j = params["w"] - params["mu_w"][gof]
 
     def one(t: jax.Array, carry: tuple) -> tuple:
         v, mu_v, dev_j, q_shift = carry
@@ -133,6 +111,6 @@ def shift_field_factors(
         v = v.at[:, h, f].add(jnp.where(gof == g, c, 0.0))
         return v, mu_v.at[g, h, f].add(c), dev_j - c * partner, q_shift.at[t].add(c)
 
-    start = (v, mu_v, dev_j, jnp.zeros(mu_v.size, v.dtype))
-    v, mu_v, dev_j, q_shift = lax.fori_loop(0, mu_v.size, one, start)
-    return dev_j + mu_w[gof], v, mu_v, q_shift
+    start = (v, params["mu_v"], dev_j, jnp.zeros(lambda_v.size, v.dtype))
+    v, mu_v, dev_j, q_shift = lax.fori_loop(0, lambda_v.size, one, start)
+    return {**params, "w": dev_j + params["mu_w"][gof], "v": v, "mu_v": mu_v}, q_shift

@@ -28,20 +28,11 @@ STORES = ("draws", "moments")
 class Moments(NamedTuple):
     """Running moments and the kept prediction draws of one chain (or a batch of chains).
 
-    Attributes
-    ----------
-    sweep : int array of shape ()
-        Sweeps done so far, warm-up included.
-    count : array of shape ()
-        Post-warmup sweeps accumulated in the moments.
-    mean, m2 : dict of str to array
-        Welford's running mean and sum of squared deviations of ``w`` and of every factor
-        matrix, in the shapes of the sites.
-    kept : dict of str to array
-        ``K + 1`` slots per prediction site (``w0, w``, the factor matrices, the likelihood's
-        prediction sites): ``K`` draws kept in sweep order and a last, scratch slot.
-    ref_rows : int array of shape (n_ref,)
-        Training rows whose scores are recorded every draw (``eta_ref``).
+    ``sweep`` counts the sweeps (warm-up included), ``count`` those folded into the moments;
+    ``mean`` and ``m2`` are Welford's running mean and sum of squared deviations of ``w`` and
+    every factor matrix; ``kept`` has ``K + 1`` slots per prediction site (``w0, w``, the
+    factor matrices, the likelihood's prediction sites): ``K`` draws in sweep order and a
+    last, scratch slot; ``ref_rows`` are the rows whose scores are recorded (``eta_ref``).
     """
 
     sweep: jax.Array
@@ -82,10 +73,8 @@ def keep_plan(num_samples: int, thinning: int, max_kept: int) -> KeepPlan:
     return KeepPlan(stride, num_samples - 1 - (n_keep - 1) * stride, n_keep)
 
 
-def start(
-    params: dict[str, jax.Array], running: tuple[str, ...], kept: tuple[str, ...],
-    n_keep: int, ref_rows: np.ndarray, batch: tuple[int, ...],
-) -> Moments:
+def start(params: dict[str, jax.Array], running: tuple[str, ...], kept: tuple[str, ...],
+          n_keep: int, ref_rows: np.ndarray, batch: tuple[int, ...]) -> Moments:
     """Zero accumulators, batched like the chains (``params`` carry the batch axes).
 
     The kept-draw buffers have ``n_keep + 1`` slots: the last is scratch, written by every
@@ -123,10 +112,8 @@ def welford(m: Moments, params: dict[str, jax.Array], num_warmup: int) -> Moment
     return m._replace(sweep=m.sweep + 1, count=count, mean=mean, m2=m2)
 
 
-def keep(
-    m: Moments, params: dict[str, jax.Array], sweep: jax.Array, axis: int, plan: KeepPlan,
-    num_warmup: int,
-) -> Moments:
+def keep(m: Moments, params: dict[str, jax.Array], sweep: jax.Array, axis: int,
+         plan: KeepPlan, num_warmup: int) -> Moments:
     """Write the draw into its slot if ``sweep`` is a kept one, else into the scratch slot.
 
     ``sweep`` is the same for every chain (they advance together), so the slot is one scalar

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from functools import partial
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -88,29 +88,13 @@ def init(
     caches are trivial (``q = 0``), so this function compiles to almost nothing. The
     hyperparameters are redrawn from their conditionals at the end of the first sweep.
 
-    Parameters
-    ----------
-    rng_key : PRNG key
-        Kept in the state; it drives every later sweep.
-    data : GibbsData
-        From :func:`bayesfm.engines.gibbs.prepare_data`.
-    latent : GibbsLatent
-        The likelihood's latent part (:func:`bayesfm.engines.gibbs.latent_for`).
-    term : GibbsTerm
-        The interaction term's part (:func:`bayesfm.engines.gibbs.term_for`).
-    priors : FMPriors
-        Constants of the Normal-Gamma hierarchy.
-    init_scale : float, default 0.1
-        Scale of the factors after the first sweep (libFM and myFM start at 0.1).
-    num_warmup : int
-        Warm-up sweeps (latent parts that adapt proposals stop adapting after them).
-    params : dict of str to array, optional
-        Start from these values of the model's sites instead (e.g. the last draw of an
-        earlier run). The caches are then computed from them.
-
-    Returns
-    -------
-    GibbsState
+    ``latent`` and ``term`` are the likelihood's and the interaction term's parts
+    (:func:`~bayesfm.engines.gibbs.latent_for`, :func:`~bayesfm.engines.gibbs.term_for`);
+    ``data`` comes from :func:`~bayesfm.engines.gibbs.prepare_data`; ``rng_key`` drives every
+    later sweep; ``init_scale`` is the factors' scale after the first sweep (libFM and myFM
+    start at 0.1); ``num_warmup`` ends the adaptation of latent parts that tune proposals;
+    ``params`` (model sites, e.g. the last draw of an earlier run) replaces the start, and
+    the caches are then computed from it.
 
     Examples
     --------
@@ -258,9 +242,7 @@ def _sweep(
     params.update(term.from_columns(mu[n_groups:-1].reshape(n_groups, -1), "mu_"))
     params = latent.conjugate(params, lam[-1])
 
-    params["w0"], params["w"], params["mu_w"] = shift_bias(
-        params["w0"], params["w"], params["mu_w"], params["lambda_w"], data,
-        nz_shift[:n_groups], priors)
+    params = shift_bias(params, data, nz_shift[:n_groups], priors)
     params, q = term.moves(params, q, data, nz_shift[n_groups:], priors)
     return GibbsState(params, e, q, lat, key)
 
@@ -276,20 +258,8 @@ def step(
 ) -> GibbsState:
     """One exact blocked Gibbs sweep over every parameter (jit-compiled once per shape).
 
-    Parameters
-    ----------
-    state : GibbsState
-        Current state, from :func:`init` or a previous step.
-    data : GibbsData
-        Passed as an argument, so the compiled sweep does not embed the data.
-    latent, term : GibbsLatent, GibbsTerm
-        The likelihood's and the interaction term's parts (as in :func:`init`).
-    priors : FMPriors
-        Constants of the Normal-Gamma hierarchy.
-
-    Returns
-    -------
-    GibbsState
+    ``data`` is an argument, so the compiled sweep does not embed the data; the parts and
+    ``priors`` are static, as in :func:`init`.
 
     Examples
     --------
@@ -308,8 +278,3 @@ def step(
     """
     latent.check(data)
     return _sweep(state, data, latent, term, priors)
-
-
-def sweep_fn(latent: GibbsLatent, term: GibbsTerm, priors: FMPriors) -> Any:
-    """``step`` with its static parts bound: ``(state, data) -> state``."""
-    return partial(step, latent=latent, term=term, priors=priors)

@@ -208,12 +208,10 @@ class PlainTerm(GibbsTerm):
         self, params: dict[str, jax.Array], q: jax.Array, data: GibbsData, noise: jax.Array,
         priors: FMPriors,
     ) -> tuple[dict[str, jax.Array], jax.Array]:
-        p = dict(params)
-        p["w"], p["v"], p["mu_v"], q_shift = shift_factors(
-            p["w"], p["v"], p["mu_w"], p["lambda_w"], p["mu_v"], p["lambda_v"], data,
-            noise.reshape(self.n_groups, self.rank), priors)
+        params, q_shift = shift_factors(params, data, noise.reshape(self.n_groups, self.rank),
+                                        priors)
         # Every row holds one feature of each shifted group, so each q[f, n] moves alike.
-        return p, q + q_shift[:, None]
+        return params, q + q_shift[:, None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,12 +286,9 @@ class FieldAwareTerm(GibbsTerm):
         self, params: dict[str, jax.Array], q: jax.Array, data: GibbsData, noise: jax.Array,
         priors: FMPriors,
     ) -> tuple[dict[str, jax.Array], jax.Array]:
-        p = dict(params)
-        p["w"], p["v"], p["mu_v"], q_shift = shift_field_factors(
-            p["w"], p["v"], p["mu_w"], p["lambda_w"], p["mu_v"], p["lambda_v"], data, noise,
-            priors)
+        params, q_shift = shift_field_factors(params, data, noise, priors)
         # Every row holds exactly one feature of a shifted group: its field sums move by c.
-        return p, q + q_shift[:, None]
+        return params, q + q_shift[:, None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,11 +360,9 @@ class Degree3Term(GibbsTerm):
         self, params: dict[str, jax.Array], q: jax.Array, data: GibbsData, noise: jax.Array,
         priors: FMPriors,
     ) -> tuple[dict[str, jax.Array], jax.Array]:
-        p = dict(params)
-        p["w"], p["v"], p["mu_v"], q_shift = shift_factors(
-            p["w"], p["v"], p["mu_w"], p["lambda_w"], p["mu_v"], p["lambda_v"], data,
-            noise.reshape(self.n_groups, self.rank), priors)
-        return p, q.at[: self.rank].add(q_shift[:, None])
+        params, q_shift = shift_factors(params, data, noise.reshape(self.n_groups, self.rank),
+                                        priors)
+        return params, q.at[: self.rank].add(q_shift[:, None])
 
     def scale_cache(self, q: jax.Array, s: jax.Array) -> jax.Array:  # noqa: D102
         k = self.rank

@@ -1,14 +1,12 @@
 """The likelihood's part of the Gibbs sweep: its latent variables and conjugate parameters.
 
 Given the residual ``e = target - yhat`` and a noise precision, the FM's block updates are the
-same for every likelihood (DESIGN section 3). What a likelihood adds is a latent-variable step
-that turns its observations into a Gaussian target: nothing for the Gaussian (whose ``tau``
-has a conjugate Gamma draw), truncated-normal utilities for probit, cutpoints and utilities
-for the ordinal likelihood. A :class:`GibbsLatent` supplies that step and what follows from
-it (the scores read back from the caches, the total log likelihood of a draw).
-
-Adding a likelihood to the Gibbs engine is one new module in this package, registered in
-:data:`LATENTS` by the likelihood's name.
+same for every likelihood (DESIGN section 3). A likelihood adds the step that turns its
+observations into a Gaussian target (nothing for the Gaussian, whose ``tau`` has a conjugate
+Gamma draw; truncated-normal utilities for probit; cutpoints and utilities for the ordinal
+likelihood) and what follows from it (the scores read back from the caches, the total log
+likelihood of a draw). Adding a likelihood to the Gibbs engine is one new module in this
+package, registered in :data:`LATENTS` by the likelihood's name.
 """
 
 from __future__ import annotations
@@ -38,15 +36,9 @@ def register_latent(cls: type[GibbsLatent]) -> type[GibbsLatent]:
 class GibbsLatent:
     """The Gibbs sweep's view of a likelihood. Immutable and hashable (a static argument).
 
-    Attributes
-    ----------
-    likelihood : Likelihood
-    name : str
-        The likelihood's name.
-    sites : tuple of str
-        The likelihood's sites held in the state's ``params`` (``tau``, ``cutpoints``).
-    stats : tuple of str
-        Per-draw sampler statistics reported besides the sites (``acceptance_rate``).
+    ``name`` is the likelihood's name, ``sites`` its sites held in the state's ``params``
+    (``tau``, ``cutpoints``), ``stats`` the per-draw sampler statistics reported besides the
+    sites (``acceptance_rate``).
     """
 
     likelihood: Likelihood
