@@ -3,12 +3,13 @@
     BAYESFM_DATA=/path/to/data python benchmarks/bench_chains.py
     BAYESFM_DATA=... python benchmarks/bench_chains.py --chains 4 --sweeps 10
 
-The Gibbs kernels batch their chains with :func:`bayesfm.engines.gibbs_kernel.each_chain`
+The Gibbs kernel batches its chains with :func:`bayesfm.engines.gibbs.kernel.each_chain`
 (``lax.map``: one chain after another inside one compiled call). This script times one sweep
-of ``--chains`` chains both ways, after compilation, on the real data sets: the plain FM on
-MovieLens 100K (u1, Gaussian) and frappe (published split, probit), the field-aware FM and the
-degree-3 FM on frappe. It prints a Markdown table with the ratio vmap / map (above 1: the map
-that bayesfm uses is faster).
+(:func:`bayesfm.engines.gibbs.step` with the likelihood's ``latent_for`` part and the
+interaction's ``term_for`` part) of ``--chains`` chains both ways, after compilation, on the
+real data sets: the plain FM on MovieLens 100K (u1, Gaussian) and frappe (published split,
+probit), the field-aware FM and the degree-3 FM on frappe. It prints a Markdown table with the
+ratio vmap / map (above 1: the map that bayesfm uses is faster).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import time
 from typing import Any
 
 import numpy as np
+
+#: Name in the table -> (interaction model, degree).
+VARIANTS = {"fm": ("fm", 2), "ffm": ("ffm", 2), "fm degree 3": ("fm", 3)}
 
 
 def _data(name: str) -> tuple[Any, str, int]:
@@ -45,19 +49,17 @@ def time_sweep(data: Any, likelihood: str, n_groups: int, variant: str, rank: in
     import jax
     from jax import lax
 
-    from bayesfm.engines import gibbs, gibbs_deg3, gibbs_ffm
+    from bayesfm.engines.gibbs import init, latent_for, step, term_for
+    from bayesfm.model import get_interaction, get_likelihood
 
-    init, step = {
-        "fm": (gibbs.init, gibbs.step),
-        "ffm": (gibbs_ffm.ffm_init, gibbs_ffm.ffm_step),
-        "fm degree 3": (gibbs_deg3.deg3_init, gibbs_deg3.deg3_step),
-    }[variant]
+    model, degree = VARIANTS[variant]
+    parts = {"latent": latent_for(get_likelihood(likelihood)),
+             "term": term_for(get_interaction(model, degree), n_groups=n_groups, rank=rank)}
     keys = jax.random.split(jax.random.key(0), chains)
-    start = jax.vmap(lambda k: init(k, data, rank=rank, n_groups=n_groups,
-                                    likelihood=likelihood))(keys)
+    start = jax.vmap(lambda k: init(k, data, **parts))(keys)
 
     def one(chain: Any, d: Any) -> Any:
-        return step(chain, d, likelihood=likelihood)
+        return step(chain, d, **parts)
 
     ways = {
         "vmap": jax.jit(jax.vmap(one, in_axes=(0, None))),

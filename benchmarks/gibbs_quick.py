@@ -2,11 +2,14 @@
 
 User and item one-hot, two groups, rank 10, 200 sweeps (the first ``--burn`` discarded for the
 test prediction), like myFM's grouped rank-10 run (ML-100K u1: RMSE 0.9067, about 4.7 s;
-ML-1M-half random 90/10 split: RMSE 0.8445, about 28 s; see /work/shared/bench).
+ML-1M-half random 90/10 split: RMSE 0.8445, about 28 s; see ../shared/bench).
 
-    python benchmarks/gibbs_quick.py [--data ml1m] [--rank 10] [--sweeps 200] [--kernel]
+    BAYESFM_DATA=../shared/data python benchmarks/gibbs_quick.py [--data ml1m] [--rank 10] \
+        [--sweeps 200] [--kernel]
 
-``--kernel`` also times the full ``run_gibbs`` path (numpyro MCMC with progress bar).
+The data come only from ``$BAYESFM_DATA`` (the folder holding ``ml-100k/`` and
+``ml-1m-half/``). ``--kernel`` also times the full ``run_gibbs`` path (numpyro MCMC with
+progress bar).
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesfm.data import from_sparse
-from bayesfm.engines.gibbs import init, prepare_data, step
-from bayesfm.model import fm_predict
+from bayesfm.engines.gibbs import init, latent_for, prepare_data, step, term_for
+from bayesfm.model import fm_predict, get_interaction, get_likelihood
 
-DATA = Path(os.environ.get("BAYESFM_DATA", "/work/shared/data"))
+
+def data_dir() -> Path:
+    """The folder named by ``BAYESFM_DATA`` (no default: data are never found by guessing)."""
+    if not os.environ.get("BAYESFM_DATA"):
+        raise SystemExit("set BAYESFM_DATA to the folder holding ml-100k/ and ml-1m-half/")
+    return Path(os.environ["BAYESFM_DATA"])
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    a = np.loadtxt(DATA / "ml-100k" / name, dtype=np.int64)
+    a = np.loadtxt(data_dir() / "ml-100k" / name, dtype=np.int64)
     return a[:, 0] - 1, a[:, 1] - 1, a[:, 2].astype(np.float64)
 
 
@@ -36,7 +44,7 @@ def load_split(which: str) -> tuple[tuple, tuple, int, int]:
     """(users, items, ratings) for train and test, and the numbers of users and items."""
     if which == "ml100k":
         return load("u1.base"), load("u1.test"), 943, 1682
-    lines = (DATA / "ml-1m-half" / "ratings.dat").read_text().splitlines()
+    lines = (data_dir() / "ml-1m-half" / "ratings.dat").read_text().splitlines()
     raw = np.array([line.split("::")[:3] for line in lines], dtype=np.int64)
     _, u = np.unique(raw[:, 0], return_inverse=True)
     _, i = np.unique(raw[:, 1], return_inverse=True)
@@ -65,19 +73,22 @@ def main(args: argparse.Namespace) -> None:
                         n_groups=2, layout=args.layout)
     t_prep = time.perf_counter() - t0
     idx_te, val_te = jnp.asarray(d_te.indices), jnp.asarray(d_te.values)
-    predict = jax.jit(lambda s: fm_predict(s.w0, s.w, s.v, idx_te, val_te))
+    predict = jax.jit(lambda s: fm_predict(s.params["w0"], s.params["w"], s.params["v"],
+                                           idx_te, val_te))
+    parts = {"latent": latent_for(get_likelihood("gaussian")),
+             "term": term_for(get_interaction("fm"), n_groups=2, rank=args.rank)}
 
     t0 = time.perf_counter()
-    state = init(jax.random.key(args.seed), data, rank=args.rank, n_groups=2)
-    state = jax.block_until_ready(step(state, data))
+    state = init(jax.random.key(args.seed), data, **parts)
+    state = jax.block_until_ready(step(state, data, **parts))
     jax.block_until_ready(predict(state))
     t_first = time.perf_counter() - t0
 
-    total = jnp.zeros(y_te.shape, state.w.dtype)
+    total = jnp.zeros(y_te.shape, state.params["w"].dtype)
     kept = 0
     t0 = time.perf_counter()
     for t in range(1, args.sweeps):
-        state = step(state, data)
+        state = step(state, data, **parts)
         if t >= args.burn:
             total = total + predict(state)
             kept += 1
@@ -92,7 +103,7 @@ def main(args: argparse.Namespace) -> None:
           f"test RMSE={rmse:.4f}")
 
     if args.kernel:
-        from bayesfm.engines.gibbs_kernel import run_gibbs
+        from bayesfm.engines.gibbs import run_gibbs
 
         t0 = time.perf_counter()
         draws = run_gibbs(d_tr.indices, d_tr.values, d_tr.group_of_feature, y_tr, n_groups=2,
