@@ -79,7 +79,7 @@ def simulate_fm(
         Binary draws clicks from ``Bernoulli(Phi(eta))`` (the probit model; ``link="logit"``:
         ``Bernoulli(sigmoid(eta))``); ordinal draws
         class ``c`` when ``cutpoints[c-1] < eta + Normal(0, 1) <= cutpoints[c]`` (the ordered
-        probit of :mod:`bayesfm.cutpoints`).
+        probit of :mod:`bayesfm.model.likelihoods.ordinal`).
     weight_sd, factor_sd : float
         Prior standard deviations of ``w`` and ``v``.
     noise_sd : float
@@ -92,7 +92,7 @@ def simulate_fm(
     seed : int
     model : {"fm", "ffm"}
         ``"ffm"`` plants a field-aware FM: ``v`` of shape ``(p, G, rank)``, one vector per
-        feature and other group (:mod:`bayesfm.model_variants`).
+        feature and other group (:mod:`bayesfm.model.interactions.field_aware`).
     degree : {2, 3}
         ``3`` adds the order-3 ANOVA term of a second factor matrix ``v3`` (sd
         ``factor_sd``); plain FM only.

@@ -30,7 +30,7 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
     model : {"fm", "ffm"}, default "fm"
         Plain FM, or field-aware FM (one factor vector per feature and other group, with
         its own Normal-Gamma prior per group, other group and factor); the groups are the
-        fields. See :mod:`bayesfm.model_variants`.
+        fields. See :mod:`bayesfm.model.interactions`.
     degree : {2, 3}, default 2
         ``3`` adds the order-3 ANOVA kernel over a second factor matrix ``v3`` with its
         own hyperpriors (``model="fm"`` only; every engine).
