@@ -1,4 +1,4 @@
-"""The exact blocked Gibbs sampler of the degree-3 FM (bayesfm.engines.gibbs_deg3)."""
+"""The blocked Gibbs sweep with the degree-3 term (bayesfm.engines.gibbs.terms.Degree3Term)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from numpyro.infer import MCMC, NUTS, init_to_uniform
-from test_gibbs import mixed_design, onehot_rows
-from test_variants import dense_degree3, random_design
 
-import bayesfm
-from bayesfm import BayesianFMClassifier, BayesianFMRegressor, load, simulate_fm
+from bayesfm import simulate_fm
 from bayesfm.data import from_sparse
-from bayesfm.engines.gibbs import prepare_data
-from bayesfm.engines.gibbs_deg3 import (
-    Deg3Gibbs,
-    _draw_columns,
-    deg3_init,
-    deg3_predict_cache,
-    deg3_step,
-    run_gibbs_deg3,
-)
-from bayesfm.model_variants import fm_variant_model, variant_predict
+from bayesfm.engines.gibbs import FMGibbs, init, prepare_data, run_gibbs, step, term_for
+from bayesfm.engines.gibbs.sweep import _columns
+from bayesfm.model import Degree3FM, fm_model, fm_score
+from tests._helpers import dense_degree3, gibbs_parts, mixed_design, onehot_rows, random_design
+
+DEG3 = Degree3FM()
+
+
+def deg3_score(w0, w, v, v3, design):
+    """The degree-3 model's score of a design's rows."""
+    return fm_score({"w0": w0, "w": w, "v": v, "v3": v3}, DEG3, design.indices, design.values,
+                    design.group_of_feature)
 
 
 def dense_caches(X, v, v3):
@@ -48,12 +47,13 @@ def test_cache_equals_the_model_score_and_dense_triple_loops(x64, layout):
     v, v3 = rng.normal(size=(p, 3)), rng.normal(size=(p, 3))
     data = prepare_data(d.indices, d.values, d.group_of_feature, np.zeros(40), n_groups=3,
                         layout=layout)
-    yhat, q = deg3_predict_cache(w0, jnp.asarray(w), jnp.asarray(v), jnp.asarray(v3), data)
+    term = term_for(DEG3, n_groups=3, rank=3)
+    yhat, q = term.predict_cache({"w0": w0, "w": jnp.asarray(w), "v": jnp.asarray(v),
+                                  "v3": jnp.asarray(v3)}, data)
     Xd = X.toarray()
     loops = dense_degree3(w0, w, v, v3, Xd)
     np.testing.assert_allclose(yhat, loops, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(variant_predict(w0, w, v, d.indices, d.values, v3=v3), loops,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(deg3_score(w0, w, v, v3, d), loops, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(dense_score(Xd, w0, w, v, v3), loops, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(q, dense_caches(Xd, v, v3), rtol=1e-5, atol=1e-5)
     assert np.max(np.sum(Xd != 0, axis=1)) >= 5  # the loops did see many triples
@@ -70,19 +70,21 @@ def test_sweeps_keep_the_residual_and_row_sums_exact(likelihood):
         y = (y > 0).astype(float)
     data = prepare_data(d.indices, d.values, d.group_of_feature, y, n_groups=3,
                         sample_weight=weight)
-    state = deg3_init(jax.random.key(0), data, rank=2, n_groups=3, likelihood=lik)
+    parts = gibbs_parts(lik, degree=3, n_groups=3, rank=2)
+    state = init(jax.random.key(0), data, **parts)
     for _ in range(10):
-        state = deg3_step(state, data, likelihood=lik)
-    yhat = variant_predict(state.w0, state.w, state.v, d.indices, d.values, v3=state.v3)
-    target = y if lik == "gaussian" else state.z
+        state = step(state, data, **parts)
+    p = state.params
+    yhat = deg3_score(p["w0"], p["w"], p["v"], p["v3"], d)
+    target = y if lik == "gaussian" else state.latent["z"]
     np.testing.assert_allclose(state.e, target - yhat, atol=2e-4)
     Xd = d.to_csr().toarray()
-    np.testing.assert_allclose(state.q, dense_caches(Xd, np.asarray(state.v),
-                                                     np.asarray(state.v3)), atol=2e-4)
-    v3 = np.asarray(state.v3)
+    np.testing.assert_allclose(state.q, dense_caches(Xd, np.asarray(p["v"]),
+                                                     np.asarray(p["v3"])), atol=2e-4)
+    v3 = np.asarray(p["v3"])
     assert np.all(np.isfinite(v3)) and float(np.std(v3)) > 0.01
     if lik == "probit":
-        assert np.all((np.asarray(state.z) > 0) == (y == 1))
+        assert np.all((np.asarray(state.latent["z"]) > 0) == (y == 1))
 
 
 def _brute_force_column(Xd, y, s, theta, lam, mu, gof, tau, blocks, c, u):
@@ -115,11 +117,11 @@ def _brute_force_column(Xd, y, s, theta, lam, mu, gof, tau, blocks, c, u):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("column", [0, 2, 4])  # w, v[:, 1], v3[:, 1] at rank 2
-def test_a_column_draw_has_the_brute_force_conditional_mean_and_variance(x64, weighted, column):
+def test_column_draws_have_the_brute_force_conditional_mean_and_variance(x64, weighted):
     # Zero noise gives the conditional means and unit noise adds one conditional sd to each,
-    # so equality at both checks the mean and the variance of every draw of the column. The
-    # later blocks are conditioned on the earlier blocks' draws, as in the sweep.
+    # so equality at both checks the mean and the variance of every draw of every column
+    # (w, v and v3 at rank 2). Columns are drawn in order and the later blocks of a column are
+    # conditioned on the earlier draws, as in the sweep.
     X, d = random_design(60, [4, 5, 3], 5)
     Xd = X.toarray()
     rng = np.random.default_rng(3)
@@ -135,18 +137,20 @@ def test_a_column_draw_has_the_brute_force_conditional_mean_and_variance(x64, we
               for bs in data.blocks for b in range(bs.features.shape[0])]
     assert sum(len(b) > 0 for b in blocks) > 3  # multi-hot groups: several blocks each
     score = dense_score(Xd, 0.0, theta[:, 0], theta[:, 1 : 1 + k], theta[:, 1 + k :])
-    _, q = deg3_predict_cache(0.0, jnp.asarray(theta[:, 0]), jnp.asarray(theta[:, 1 : 1 + k]),
-                              jnp.asarray(theta[:, 1 + k :]), data)
+    term = term_for(DEG3, n_groups=3, rank=k)
+    _, q = term.predict_cache({"w0": 0.0, "w": jnp.asarray(theta[:, 0]),
+                               "v": jnp.asarray(theta[:, 1 : 1 + k]),
+                               "v3": jnp.asarray(theta[:, 1 + k :])}, data)
     for u in (0.0, 1.0):
         noise = [jnp.full(((1 + 2 * k) * bs.features.size,), u) for bs in data.blocks]
-        got, e, q_new = _draw_columns(jnp.asarray(theta), jnp.asarray(y - score), q, data,
-                                      jnp.asarray(lam), jnp.asarray(mu), jnp.asarray(tau),
-                                      noise, jnp.array([column]))
-        want = _brute_force_column(Xd, y, s, theta, lam, mu, d.group_of_feature, tau, blocks,
-                                   column, u)
-        np.testing.assert_allclose(np.asarray(got)[:, column], want, rtol=1e-8, atol=1e-8)
-        other = np.delete(np.arange(1 + 2 * k), column)
-        np.testing.assert_array_equal(np.asarray(got)[:, other], theta[:, other])
+        got, e, q_new = _columns(jnp.asarray(theta), jnp.asarray(y - score), q, data, term,
+                                 jnp.asarray(lam), jnp.asarray(mu), jnp.asarray(tau), noise)
+        want = theta.copy()
+        for column in range(1 + 2 * k):
+            want[:, column] = _brute_force_column(Xd, y, s, want, lam, mu, d.group_of_feature,
+                                                  tau, blocks, column, u)
+            np.testing.assert_allclose(np.asarray(got)[:, column], want[:, column], rtol=1e-8,
+                                       atol=1e-8, err_msg=f"column {column}")
         t = np.asarray(got)
         new_score = dense_score(Xd, 0.0, t[:, 0], t[:, 1 : 1 + k], t[:, 1 + k :])
         np.testing.assert_allclose(e, y - new_score, atol=1e-8)
@@ -157,73 +161,30 @@ def test_a_column_draw_has_the_brute_force_conditional_mean_and_variance(x64, we
 def test_restart_from_given_sites_and_tracked_log_likelihood():
     sim = simulate_fm(150, group_sizes=(6, 5, 4), rank=2, degree=3, seed=3)
     d = from_sparse(sim.X, groups=sim.groups)
-    kernel = Deg3Gibbs(d, sim.y, rank=2)
+    kernel = FMGibbs(d, sim.y, rank=2, degree=3)
     mcmc = MCMC(kernel, num_warmup=10, num_samples=3, progress_bar=False)
     mcmc.run(jax.random.key(0))
     draws = mcmc.get_samples()
     assert draws["v3"].shape == (3, 15, 2) and draws["lambda_v3"].shape == (3, 3, 2)
     last = {k: v[-1] for k, v in draws.items()}
-    state = deg3_init(jax.random.key(1), kernel.data, rank=2, n_groups=3, params=last)
-    eta = variant_predict(last["w0"], last["w"], last["v"], d.indices, d.values, v3=last["v3"])
+    parts = gibbs_parts(degree=3, n_groups=3, rank=2)
+    state = init(jax.random.key(1), kernel.data, **parts, params=last)
+    eta = deg3_score(last["w0"], last["w"], last["v"], last["v3"], d)
     np.testing.assert_allclose(state.e, sim.y - eta, atol=1e-4)
     # The kernel's per-draw total log likelihood (from its caches) equals a fresh pass.
     tau = last["tau"]
     want = np.sum(0.5 * np.log(tau / (2 * np.pi)) - 0.5 * tau * (sim.y - np.asarray(eta)) ** 2)
     np.testing.assert_allclose(last["log_likelihood"], want, rtol=1e-3)
     with pytest.raises(ValueError, match="unknown sites"):
-        deg3_init(jax.random.key(1), kernel.data, rank=2, n_groups=3, params={"v4": 1.0})
-    with pytest.raises(ValueError, match="store='moments' is not available for the degree-3"):
-        Deg3Gibbs(d, sim.y, rank=2, store="moments", num_samples=3)
+        init(jax.random.key(1), kernel.data, **parts, params={"v4": 1.0})
     with pytest.raises(ValueError, match="logit"):
-        Deg3Gibbs(d, sim.y, rank=2, likelihood="logit")
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_degree3_estimators_fit_predict_and_round_trip_with_gibbs(tmp_path):
-    sim = simulate_fm(300, group_sizes=(8, 6, 4), rank=2, degree=3, seed=7)
-    fm = BayesianFMRegressor(rank=2, degree=3, num_warmup=100, num_samples=50,
-                             random_state=0, progress_bar=False)
-    fm.fit(sim.X[:250], sim.y[:250], groups=sim.groups)
-    post = fm.idata_["posterior"]
-    assert post["v3"].dims == ("chain", "draw", "feature", "factor")
-    assert post["mu_v3"].dims == post["lambda_v3"].dims == ("chain", "draw", "group", "factor")
-    assert fm.idata_.attrs["engine"] == "gibbs" and fm.idata_.attrs["degree"] == 3
-    assert "log_likelihood" in fm.idata_.children
-    Xt = sim.X[250:].toarray()
-    draws = fm.predict_draws(Xt)
-    for c, s in [(0, 0), (1, 49)]:  # predictions use v3: the dense loops on stored draws
-        w0, w, v, v3 = (post[n].values[c, s] for n in ("w0", "w", "v", "v3"))
-        np.testing.assert_allclose(draws[c * 50 + s], dense_degree3(w0, w, v, v3, Xt),
-                                   rtol=1e-4, atol=1e-4)
-    assert np.corrcoef(fm.predict(Xt), sim.eta[250:])[0, 1] > 0.5
-    path = tmp_path / "deg3.bayesfm"
-    fm.save(path)
-    back = load(path)
-    assert back.get_params() == fm.get_params()
-    np.testing.assert_allclose(back.predict(Xt), fm.predict(Xt))
-    np.testing.assert_allclose(back.predict_interval(Xt), fm.predict_interval(Xt))
-    # The pointwise log likelihood (recomputed from the draws, v3 included) sums to the
-    # sampler's tracked total (from its cached residuals; float32 sums of 250 terms: 1e-3
-    # relative), and it feeds the LOO comparison.
-    pointwise = fm.idata_["log_likelihood"]["y"].values.sum(-1)
-    np.testing.assert_allclose(pointwise, fm.idata_["sample_stats"]["log_likelihood"].values,
-                               rtol=1e-3)
-    fm2 = BayesianFMRegressor(rank=2, num_warmup=100, num_samples=50, random_state=0,
-                              progress_bar=False).fit(sim.X[:250], sim.y[:250], groups=sim.groups)
-    table = bayesfm.compare({"degree 2": fm2, "degree 3": fm})
-    assert sorted(table.index) == ["degree 2", "degree 3"] and np.all(np.isfinite(table["elpd"]))
-    clf = BayesianFMClassifier(rank=2, degree=3, num_warmup=20, num_samples=20,
-                               random_state=0, progress_bar=False)
-    clf.fit(sim.X, (sim.y > np.median(sim.y)).astype(int), groups=sim.groups)
-    assert clf.predict_proba(sim.X[:3]).shape == (3, 2)
-    assert clf.idata_["posterior"]["v3"].shape == (2, 20, 18, 2)
-    with pytest.raises(ValueError, match="store='moments' is not available for degree=3"):
-        BayesianFMRegressor(rank=2, degree=3, store="moments", progress_bar=False).fit(
-            sim.X, sim.y, groups=sim.groups)
+        FMGibbs(d, sim.y, rank=2, degree=3, likelihood="logit")
+    # Refused by the pre-refactor degree-3 engine; the one engine keeps moments of every term.
+    assert FMGibbs(d, sim.y, rank=2, degree=3, store="moments", num_samples=3).store == "moments"
 
 
 # Held-out predictions are identifiable, so Gibbs and NUTS on the same degree-3 posterior must
-# agree up to Monte Carlo error: the test and tolerances of test_gibbs.py's plain-FM agreement
+# agree up to Monte Carlo error: the test and tolerances of test_kernel.py's plain-FM agreement
 # test (|z| <= 3 per row: 0.3% false alarms for correct samplers; sd ratios within 15%, over
 # four Monte Carlo errors of an sd at NUTS ESS ~ 450, while a wrong conditional moves sds
 # 20-30%).
@@ -233,22 +194,21 @@ def _deg3_agreement(n_rows, sizes, nuts_warmup, nuts_samples, nuts_chains, gibbs
     p, G = d.n_features, d.n_groups
     w, v, v3 = rng.normal(0, 0.5, p), rng.normal(0, 0.5, (p, 2)), rng.normal(0, 0.7, (p, 2))
     gof = d.group_of_feature
-    eta = np.asarray(variant_predict(0.5, w, v, d.indices, d.values, v3=v3))
+    eta = np.asarray(deg3_score(0.5, w, v, v3, d))
     y = eta + rng.normal(0.0, 0.5, eta.shape)
     held_out = d.with_rows(onehot_rows(10, sizes, np.random.default_rng(1)))
 
-    g = run_gibbs_deg3(d.indices, d.values, gof, y, n_groups=G, rank=2, num_warmup=1000,
-                       num_samples=gibbs_samples, num_chains=2, rng_key=jax.random.key(0),
-                       progress_bar=False)
-    mcmc = MCMC(NUTS(fm_variant_model, init_strategy=init_to_uniform(radius=0.1)),
+    g = run_gibbs(d.indices, d.values, gof, y, n_groups=G, rank=2, degree=3, num_warmup=1000,
+                  num_samples=gibbs_samples, num_chains=2, rng_key=jax.random.key(0),
+                  progress_bar=False)
+    mcmc = MCMC(NUTS(fm_model, init_strategy=init_to_uniform(radius=0.1)),
                 num_warmup=nuts_warmup, num_samples=nuts_samples, num_chains=nuts_chains,
                 chain_method="sequential", progress_bar=False)
     mcmc.run(jax.random.key(1), d.indices, d.values, gof, y, n_groups=G, rank=2, degree=3)
     n = mcmc.get_samples(group_by_chain=True)
 
     def predictions(s):
-        f = jax.vmap(jax.vmap(lambda w0, w, v, v3: variant_predict(
-            w0, w, v, held_out.indices, held_out.values, v3=v3)))
+        f = jax.vmap(jax.vmap(lambda w0, w, v, v3: deg3_score(w0, w, v, v3, held_out)))
         return np.asarray(f(s["w0"], s["w"], s["v"], s["v3"]))
 
     pg, pn = predictions(g), predictions(n)

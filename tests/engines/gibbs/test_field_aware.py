@@ -1,4 +1,4 @@
-"""The exact blocked Gibbs sampler of the field-aware FM (bayesfm.engines.gibbs_ffm)."""
+"""The field-aware term of the Gibbs sweep (bayesfm.engines.gibbs.terms.FieldAwareTerm)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from numpyro.infer import MCMC, NUTS, init_to_uniform
-from test_gibbs import mixed_design, onehot_rows
 
-from bayesfm import BayesianFMClassifier, BayesianFMRegressor, simulate_fm
+from bayesfm import simulate_fm
 from bayesfm.data import from_sparse
-from bayesfm.engines.gibbs import prepare_data
-from bayesfm.engines.gibbs_ffm import (
-    FFMGibbs,
-    ffm_init,
-    ffm_predict_cache,
-    ffm_step,
-    run_gibbs_ffm,
-)
-from bayesfm.model_variants import fm_variant_model, variant_predict
+from bayesfm.engines.gibbs import FMGibbs, init, prepare_data, run_gibbs, step, term_for
+from bayesfm.model import FieldAwareFM, fm_model, fm_score
+from tests._helpers import gibbs_parts, mixed_design, onehot_rows
+
+FFM = FieldAwareFM()
+
+
+def ffm_score(w0, w, v, design):
+    """The field-aware model's score of a design's rows."""
+    return fm_score({"w0": w0, "w": w, "v": v}, FFM, design.indices, design.values,
+                    design.group_of_feature)
 
 
 def field_sums(design, v):
@@ -40,8 +41,9 @@ def test_cache_reproduces_the_model_scores(layout):
     w, v = rng.normal(size=41), rng.normal(size=(41, 3, 2))
     data = prepare_data(d.indices, d.values, d.group_of_feature, np.zeros(200), n_groups=3,
                         layout=layout)
-    yhat, q = ffm_predict_cache(0.4, jnp.asarray(w), jnp.asarray(v), data)
-    want = variant_predict(0.4, w, v, d.indices, d.values, group_of_feature=d.group_of_feature)
+    term = term_for(FFM, n_groups=3, rank=2)
+    yhat, q = term.predict_cache({"w0": 0.4, "w": jnp.asarray(w), "v": jnp.asarray(v)}, data)
+    want = ffm_score(0.4, w, v, d)
     np.testing.assert_allclose(yhat, want, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(q, field_sums(d, v), rtol=1e-4, atol=1e-4)
 
@@ -54,50 +56,51 @@ def test_sweeps_keep_the_residual_and_field_sums_exact(weighted):
     weight = rng.uniform(0.2, 3.0, 300) if weighted else None
     data = prepare_data(d.indices, d.values, d.group_of_feature, y, n_groups=3,
                         sample_weight=weight)
-    state = ffm_init(jax.random.key(0), data, rank=2, n_groups=3)
+    parts = gibbs_parts(interaction="ffm", n_groups=3, rank=2)
+    state = init(jax.random.key(0), data, **parts)
     for _ in range(10):
-        state = ffm_step(state, data)
-    v = np.asarray(state.v)
-    yhat = variant_predict(state.w0, state.w, state.v, d.indices, d.values,
-                           group_of_feature=d.group_of_feature)
+        state = step(state, data, **parts)
+    p = state.params
+    v = np.asarray(p["v"])
+    yhat = ffm_score(p["w0"], p["w"], p["v"], d)
     np.testing.assert_allclose(state.e, y - yhat, atol=2e-4)
     np.testing.assert_allclose(state.q, field_sums(d, v), atol=2e-4)
-    assert np.all(np.isfinite(v)) and float(np.std(v)) > 0.01 and float(state.tau) > 0
+    assert np.all(np.isfinite(v)) and float(np.std(v)) > 0.01 and float(p["tau"]) > 0
 
 
 def test_restart_from_given_sites_and_tracked_log_likelihood():
     sim = simulate_fm(150, group_sizes=(6, 5, 4), rank=2, model="ffm", seed=3)
     d = from_sparse(sim.X, groups=sim.groups)
-    kernel = FFMGibbs(d, sim.y, rank=2)
+    kernel = FMGibbs(d, sim.y, rank=2, interaction="ffm")
     mcmc = MCMC(kernel, num_warmup=10, num_samples=3, progress_bar=False)
     mcmc.run(jax.random.key(0))
     draws = mcmc.get_samples()
     last = {k: v[-1] for k, v in draws.items()}
-    state = ffm_init(jax.random.key(1), kernel.data, rank=2, n_groups=3, params=last)
-    eta = variant_predict(last["w0"], last["w"], last["v"], d.indices, d.values,
-                          group_of_feature=d.group_of_feature)
+    parts = gibbs_parts(interaction="ffm", n_groups=3, rank=2)
+    state = init(jax.random.key(1), kernel.data, **parts, params=last)
+    eta = ffm_score(last["w0"], last["w"], last["v"], d)
     np.testing.assert_allclose(state.e, sim.y - eta, atol=1e-4)
     # The kernel's per-draw total log likelihood (from its caches) equals a fresh pass.
     tau = last["tau"]
     want = np.sum(0.5 * np.log(tau / (2 * np.pi)) - 0.5 * tau * (sim.y - np.asarray(eta)) ** 2)
     np.testing.assert_allclose(last["log_likelihood"], want, rtol=1e-3)
     with pytest.raises(ValueError, match="unknown sites"):
-        ffm_init(jax.random.key(1), kernel.data, rank=2, n_groups=3, params={"beta": 1.0})
+        init(jax.random.key(1), kernel.data, **parts, params={"beta": 1.0})
 
 
 def test_probit_ffm_gibbs_runs_and_rejects_logit():
     sim = simulate_fm(200, group_sizes=(6, 5), rank=2, model="ffm", task="binary", seed=4)
     d = from_sparse(sim.X, groups=sim.groups)
-    draws = run_gibbs_ffm(d.indices, d.values, d.group_of_feature, sim.y, n_groups=2, rank=2,
-                          likelihood="probit", num_warmup=20, num_samples=10,
-                          rng_key=jax.random.key(0), progress_bar=False)
+    draws = run_gibbs(d.indices, d.values, d.group_of_feature, sim.y, n_groups=2, rank=2,
+                      likelihood="probit", interaction="ffm", num_warmup=20, num_samples=10,
+                      rng_key=jax.random.key(0), progress_bar=False)
     assert "tau" not in draws and draws["v"].shape == (1, 10, 11, 2, 2)
     with pytest.raises(ValueError, match="logit"):
-        FFMGibbs(d, sim.y, rank=2, likelihood="logit")
+        FMGibbs(d, sim.y, rank=2, likelihood="logit", interaction="ffm")
 
 
 # Held-out predictions are identifiable, so Gibbs and NUTS on the same FFM posterior must agree
-# up to Monte Carlo error: the test and tolerances of test_gibbs.py's plain-FM agreement test
+# up to Monte Carlo error: the test and tolerances of test_kernel.py's plain-FM agreement test
 # (|z| <= 3 per row: 0.3% false alarms for correct samplers; sd ratios within 15%, over four
 # Monte Carlo errors of an sd at NUTS ESS ~ 450, while a wrong conditional moves sds 20-30%).
 def _ffm_agreement(n_rows, sizes, nuts_warmup, nuts_samples, nuts_chains, gibbs_samples):
@@ -106,22 +109,21 @@ def _ffm_agreement(n_rows, sizes, nuts_warmup, nuts_samples, nuts_chains, gibbs_
     p, G = d.n_features, d.n_groups
     w, v = rng.normal(0, 0.5, p), rng.normal(0, 0.5, (p, G, 2))
     gof = d.group_of_feature
-    eta = np.asarray(variant_predict(0.5, w, v, d.indices, d.values, group_of_feature=gof))
+    eta = np.asarray(ffm_score(0.5, w, v, d))
     y = eta + rng.normal(0.0, 0.5, eta.shape)
     held_out = d.with_rows(onehot_rows(10, sizes, np.random.default_rng(1)))
 
-    g = run_gibbs_ffm(d.indices, d.values, gof, y, n_groups=G, rank=2, num_warmup=1000,
-                      num_samples=gibbs_samples, num_chains=2, rng_key=jax.random.key(0),
-                      progress_bar=False)
-    mcmc = MCMC(NUTS(fm_variant_model, init_strategy=init_to_uniform(radius=0.1)),
+    g = run_gibbs(d.indices, d.values, gof, y, n_groups=G, rank=2, interaction="ffm",
+                  num_warmup=1000, num_samples=gibbs_samples, num_chains=2,
+                  rng_key=jax.random.key(0), progress_bar=False)
+    mcmc = MCMC(NUTS(fm_model, init_strategy=init_to_uniform(radius=0.1)),
                 num_warmup=nuts_warmup, num_samples=nuts_samples, num_chains=nuts_chains,
                 chain_method="sequential", progress_bar=False)
-    mcmc.run(jax.random.key(1), d.indices, d.values, gof, y, n_groups=G, rank=2, variant="ffm")
+    mcmc.run(jax.random.key(1), d.indices, d.values, gof, y, n_groups=G, rank=2, interaction="ffm")
     n = mcmc.get_samples(group_by_chain=True)
 
     def predictions(s):
-        f = jax.vmap(jax.vmap(lambda w0, w, v: variant_predict(
-            w0, w, v, held_out.indices, held_out.values, group_of_feature=gof)))
+        f = jax.vmap(jax.vmap(lambda w0, w, v: ffm_score(w0, w, v, held_out)))
         return np.asarray(f(s["w0"], s["w"], s["v"]))
 
     pg, pn = predictions(g), predictions(n)
@@ -147,21 +149,3 @@ def test_ffm_gibbs_agrees_with_nuts_at_full_length(x64):
                                  nuts_chains=2, gibbs_samples=20000)
     assert np.all(np.abs(z) <= 3.0), z
     assert np.all(np.abs(sd_ratio - 1.0) <= 0.15), sd_ratio
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_ffm_estimator_with_gibbs_predicts_and_labels_dims():
-    sim = simulate_fm(300, group_sizes=(8, 6, 4), rank=2, model="ffm", seed=7)
-    fm = BayesianFMRegressor(rank=2, model="ffm", num_warmup=50, num_samples=50,
-                             random_state=0, progress_bar=False)
-    fm.fit(sim.X[:250], sim.y[:250], groups=sim.groups)
-    post = fm.idata_["posterior"]
-    assert post["v"].dims[2:] == ("feature", "other_group", "factor")
-    assert list(post["other_group"].values) == list(post["group"].values)
-    assert fm.idata_.attrs["model"] == "ffm" and fm.idata_.attrs["engine"] == "gibbs"
-    pred = fm.predict(sim.X[250:])
-    assert np.corrcoef(pred, sim.eta[250:])[0, 1] > 0.5
-    clf = BayesianFMClassifier(rank=2, model="ffm", num_warmup=20, num_samples=20,
-                               random_state=0, progress_bar=False)
-    clf.fit(sim.X, (sim.y > np.median(sim.y)).astype(int), groups=sim.groups)
-    assert clf.predict_proba(sim.X[:3]).shape == (3, 2)

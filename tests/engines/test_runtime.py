@@ -1,9 +1,9 @@
-"""Many fits in one process must not exhaust its memory mappings (compiled programs)."""
+"""Many fits in one process must not exhaust its memory mappings (bayesfm.engines.runtime)."""
 
 import numpy as np
 import pytest
 
-import bayesfm.engines._common as common
+import bayesfm.engines.runtime as runtime
 from bayesfm import BayesianFMRegressor
 from bayesfm.engines import release_compiled_programs
 
@@ -17,34 +17,34 @@ def _fit(n_rows):
                                progress_bar=False).fit(X, rng.normal(size=n_rows))
 
 
-@pytest.mark.skipif(common._memory_maps() is None, reason="needs Linux's /proc")
+@pytest.mark.skipif(runtime._memory_maps() is None, reason="needs Linux's /proc")
 def test_clearing_unmaps_the_programs_of_earlier_fits():
     release_compiled_programs(fraction=0.0)  # start from no cached program
-    before = common._memory_maps()[0]
+    before = runtime._memory_maps()[0]
     for n in (30, 31, 32):  # three shapes: three sets of compiled programs
         _fit(n)
-    grown = common._memory_maps()[0]
+    grown = runtime._memory_maps()[0]
     # Each compiled sampler holds hundreds of mappings (about 400 for this regressor), so
     # three fits add far more than the few dozen that allocations come and go by.
     assert grown - before > 300, (before, grown)
     assert release_compiled_programs(fraction=0.0) is True
-    after = common._memory_maps()[0]
+    after = runtime._memory_maps()[0]
     assert after < before + 0.2 * (grown - before), (before, grown, after)
     assert release_compiled_programs(fraction=1.0) is False  # far from the limit
 
 
 def test_fit_clears_the_caches_near_the_limit(monkeypatch):
     cleared = []
-    monkeypatch.setattr(common, "_memory_maps", lambda: (40_000, 65_530))
-    monkeypatch.setattr(common.jax, "clear_caches", lambda: cleared.append(True))
+    monkeypatch.setattr(runtime, "_memory_maps", lambda: (40_000, 65_530))
+    monkeypatch.setattr(runtime.jax, "clear_caches", lambda: cleared.append(True))
     fm = _fit(30)
     assert cleared == [True]
     assert fm.predict(np.zeros((2, 4))).shape == (2,)  # the model still predicts afterwards
-    monkeypatch.setattr(common, "_memory_maps", lambda: (1_000, 65_530))
+    monkeypatch.setattr(runtime, "_memory_maps", lambda: (1_000, 65_530))
     _fit(30)
     assert cleared == [True]  # far from the limit: the caches are kept
 
 
 def test_without_proc_nothing_is_cleared(monkeypatch):
-    monkeypatch.setattr(common, "_memory_maps", lambda: None)
+    monkeypatch.setattr(runtime, "_memory_maps", lambda: None)
     assert release_compiled_programs(fraction=0.0) is False
