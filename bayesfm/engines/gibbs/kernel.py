@@ -25,11 +25,11 @@ from numpyro.util import is_prng_key
 
 from bayesfm.engines.gibbs import store as stores
 from bayesfm.engines.gibbs.blocks import GibbsData, prepare_data
-from bayesfm.engines.gibbs.latents import GibbsLatent, latent_for
+from bayesfm.engines.gibbs.latents import LATENTS, GibbsLatent, latent_for
 from bayesfm.engines.gibbs.sweep import GibbsState, init, step
 from bayesfm.engines.gibbs.terms import term_for
 from bayesfm.model.interactions import Interaction, get_interaction
-from bayesfm.model.likelihoods import Likelihood, get_likelihood
+from bayesfm.model.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
 from bayesfm.model.priors import FMPriors
 
 __all__ = ["FMGibbs", "FMGibbsState", "each_chain"]
@@ -183,6 +183,9 @@ class FMGibbs(MCMCKernel):
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
+        if isinstance(likelihood, str) and likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {likelihood!r}; valid for Gibbs: "
+                             f"{', '.join(LATENTS)}")
         self.likelihood = get_likelihood(likelihood, n_classes=n_classes)
         self.interaction = get_interaction(interaction, degree)
         self.latent = latent_for(self.likelihood)  # before any host work
