@@ -24,10 +24,11 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
 
     ``P(y = c | x) = Phi(cut[c] - eta(x)) - Phi(cut[c-1] - eta(x))`` with the FM score
     ``eta`` of DESIGN section 1 and ``C - 1`` increasing cutpoints, the first fixed at 0 and
-    the gaps between them ``HalfNormal(2)`` a priori (see :mod:`bayesfm.model.likelihoods.ordinal`). Gibbs
-    augments each row with its latent utility and updates the cutpoints by Metropolis steps
-    (their acceptance rate is ``idata_.sample_stats["acceptance_rate"]``), for every model
-    (``"fm"``, ``"ffm"``, ``degree=3``) and both stores; NUTS and SVI run the NumPyro model.
+    the gaps between them ``HalfNormal(2)`` a priori (see
+    :mod:`bayesfm.model.likelihoods.ordinal`). Gibbs augments each row with its latent
+    utility and updates the cutpoints by Metropolis steps (their acceptance rate is
+    ``idata_.sample_stats["acceptance_rate"]``), for every model (``"fm"``, ``"ffm"``,
+    ``degree=3``) and both stores; NUTS and SVI run the NumPyro model.
 
     Parameters
     ----------

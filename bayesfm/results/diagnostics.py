@@ -28,7 +28,8 @@ def _identifiable_dataset(dt: xr.DataTree) -> xr.Dataset:
     names = [n for n in IDENTIFIABLE if n in post.data_vars]
     ds = post[names]
     if "cutpoints" in names:
-        # cutpoints[0] = 0 is fixed (bayesfm.model.likelihoods.ordinal): only the free ones are checked.
+        # cutpoints[0] = 0 is fixed (bayesfm.model.likelihoods.ordinal): only the free ones
+        # are checked.
         free = ds["cutpoints"].isel(cutpoint=slice(1, None))
         ds = ds.drop_vars("cutpoints")
         if free.sizes["cutpoint"]:

@@ -1,11 +1,8 @@
-"""Host-side preparation for the blocked Gibbs sampler: exact blocks and their padded arrays.
+"""The Gibbs sampler's data: the targets and the design's exact blocks, as jit arguments.
 
-A *block* is a set of features of one group that never share a row (DESIGN section 3). The
-parameters of a block (``w_i``, or ``v_if`` for one factor ``f``) are conditionally independent
-given everything else, so the sampler draws them all at once. Every row holds at most one
-nonzero of a block, which lets a block be stored as one entry per row: the feature's slot in
-the block and its value. The arrays are built once per design with numpy; the jitted sweep
-receives them as arguments.
+The blocks (features of one group that never share a row, :mod:`bayesfm.data.blocks`) are
+computed once per design on the host; the jitted sweep receives them, with the targets and
+weights, as a :class:`GibbsData` argument, never as closed-over constants.
 """
 
 from __future__ import annotations
@@ -15,48 +12,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse as sp
+
+from bayesfm.data.blocks import BlockSet, block_sets, color_blocks
 
 __all__ = ["BlockSet", "GibbsData", "color_blocks", "prepare_data"]
-
-LAYOUTS = ("auto", "dense", "compact")
-#: A block set holds blocks whose nonzero counts are within this ratio of its largest block.
-SIZE_RATIO = 4
-#: At most this many block sets (each is one loop in the compiled sweep); the last takes the rest.
-MAX_BLOCK_SETS = 4
-
-
-class BlockSet(NamedTuple):
-    """Blocks stored with common padded shapes; the sweep runs one loop over each set.
-
-    ``B`` blocks, at most ``F`` features and ``R`` stored entries per block. In a *dense* set
-    ``R = N`` and entry ``n`` is row ``n`` (``rows`` is ``None``): no gathers or scatters on
-    rows. In a *compact* set the entries are the block's nonzeros, sorted by row. Padding
-    entries have slot 0 and value 0, so they add nothing to any sum.
-
-    Attributes
-    ----------
-    group : int array of shape (B,)
-        The group of every block.
-    features : int array of shape (B, F)
-        Feature index of every slot; padding slots hold ``p`` (out of range, never written).
-    slot : int array of shape (B, R)
-        Slot of every entry's feature in its block.
-    values : array of shape (B, R)
-        ``x_ni`` of every entry.
-    wvalues : array of shape (B, R) or None
-        ``s_n x_ni`` of every entry (``None`` when unweighted).
-    rows : int array of shape (B, R) or None
-        Row of every entry (compact sets only).
-
-    """
-
-    group: jax.Array
-    features: jax.Array
-    slot: jax.Array
-    values: jax.Array
-    wvalues: jax.Array | None
-    rows: jax.Array | None
 
 
 class GibbsData(NamedTuple):
@@ -77,7 +36,7 @@ class GibbsData(NamedTuple):
     shiftable : bool array of shape (G,)
         Groups whose values sum to exactly 1 in every row (complete one-hot groups): along
         ``w0 + c, w_g - c, mu_w[g] - c`` their likelihood is flat, and the sweep draws ``c``
-        exactly (see :func:`bayesfm.engines.gibbs.step`).
+        exactly (:mod:`bayesfm.engines.gibbs.shifts`).
 
     """
 
@@ -87,178 +46,6 @@ class GibbsData(NamedTuple):
     group_size: jax.Array
     blocks: tuple[BlockSet, ...]
     shiftable: jax.Array
-
-
-def _entries(indices: Any, values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows, features and values of the stored nonzeros, checked for repeated features."""
-    indices = np.asarray(indices)
-    values = np.asarray(values)
-    if indices.shape != values.shape or indices.ndim != 2:
-        raise ValueError(
-            f"indices and values must be 2-D with equal shapes, got {indices.shape} "
-            f"and {values.shape}"
-        )
-    rows, cols = np.nonzero(values)
-    feats = indices[rows, cols].astype(np.int64)
-    order = np.lexsort((feats, rows))
-    rows, feats, vals = rows[order], feats[order], values[rows[order], cols[order]]
-    dup = (rows[1:] == rows[:-1]) & (feats[1:] == feats[:-1])
-    if np.any(dup):
-        r = int(rows[1:][dup][0])
-        raise ValueError(f"row {r} stores feature {int(feats[1:][dup][0])} twice; merge them")
-    return rows, feats, vals
-
-
-def _greedy_colors(rows: np.ndarray, feats: np.ndarray, n_rows: int, n_feat: int) -> np.ndarray:
-    """Colour features so that no two of one colour share a row (greedy, most frequent first)."""
-    colors = np.zeros(n_feat, dtype=np.int64)
-    if rows.size == 0 or np.bincount(rows, minlength=n_rows).max() <= 1:
-        return colors  # one-hot group: a single block
-    x = sp.csr_matrix((np.ones(rows.size), (rows, feats)), shape=(n_rows, n_feat))
-    adj = sp.csr_matrix(x.T @ x)
-    degree = np.diff(x.tocsc().indptr)
-    colors[:] = -1
-    for i in np.argsort(-degree, kind="stable"):
-        nbr = colors[adj.indices[adj.indptr[i] : adj.indptr[i + 1]]]
-        used = np.unique(nbr[nbr >= 0])
-        free = np.flatnonzero(used != np.arange(used.size))
-        colors[i] = free[0] if free.size else used.size
-    return colors
-
-
-def _block_of_feature(
-    rows: np.ndarray, feats: np.ndarray, group_of_feature: np.ndarray, n_rows: int
-) -> np.ndarray:
-    gof = np.asarray(group_of_feature).astype(np.int64)
-    block = np.zeros(gof.size, dtype=np.int64)
-    offset = 0
-    for g in np.unique(gof):
-        members = np.flatnonzero(gof == g)
-        local = np.full(gof.size, -1)
-        local[members] = np.arange(members.size)
-        in_g = local[feats] >= 0
-        colors = _greedy_colors(rows[in_g], local[feats[in_g]], n_rows, members.size)
-        block[members] = offset + colors
-        offset += int(colors.max()) + 1
-    return block
-
-
-def color_blocks(design: Any) -> np.ndarray:
-    """Split every group into exact blocks: features of one block never share a row.
-
-    A one-hot group stays one block; a multi-hot group is split into colour classes by a
-    greedy colouring of its co-occurrence graph (most frequent features first). Blocks are
-    numbered group after group.
-
-    Parameters
-    ----------
-    design : Design
-        Any object with ``indices``, ``values`` (N, L) and ``group_of_feature`` (p,).
-
-    Returns
-    -------
-    ndarray of shape (p,), int
-        The block of every feature.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from bayesfm.data import from_sparse
-    >>> from bayesfm.engines.gibbs.blocks import color_blocks
-    >>> X = np.array([[1, 0, 1, 1, 0], [0, 1, 1, 0, 1], [1, 0, 0, 1, 1]])
-    >>> color_blocks(from_sparse(X, groups=[0, 0, 1, 1, 1])).tolist()
-    [0, 0, 1, 2, 3]
-
-    """
-    rows, feats, _ = _entries(design.indices, design.values)
-    return _block_of_feature(rows, feats, design.group_of_feature, len(design.indices))
-
-
-def _partition_blocks(
-    block: np.ndarray, feats: np.ndarray, n_rows: int, layout: str
-) -> list[tuple[np.ndarray, bool]]:
-    """Group blocks into sets of similar nonzero counts: ``(block ids, dense?)`` per set.
-
-    A set is padded to its largest block, so sizes within ``SIZE_RATIO`` keep the padding
-    below that factor. Dense storage costs ``N`` per block and needs no row gathers, so it is
-    used where a block covers at least half of the rows.
-    """
-    nnz = np.bincount(block[feats], minlength=int(block.max()) + 1)
-    if layout == "dense":
-        return [(np.arange(nnz.size), True)]
-    order = np.argsort(-nnz, kind="stable")
-    sets, start = [], 0
-    while start < order.size:
-        stop = order.size
-        if len(sets) < MAX_BLOCK_SETS - 1:
-            stop = start + int(np.sum(nnz[order[start:]] * SIZE_RATIO >= nnz[order[start]]))
-        members = np.sort(order[start:stop])
-        sets.append((members, layout == "auto" and 2 * nnz[order[start]] >= n_rows))
-        start = stop
-    return sets
-
-
-def _block_set(
-    members: np.ndarray,
-    block: np.ndarray,
-    gof: np.ndarray,
-    rows: np.ndarray,
-    feats: np.ndarray,
-    vals: np.ndarray,
-    weight: np.ndarray | None,
-    n_rows: int,
-    p: int,
-    dtype: Any,
-    dense: bool,
-) -> BlockSet:
-    """Build the padded arrays of the blocks ``members`` (entries sorted by block, then row)."""
-    local = np.full(int(block.max()) + 1, -1)
-    local[members] = np.arange(members.size)
-    n_blocks = members.size
-    # Features: slot = rank of the feature within its block.
-    fb = local[block]
-    mine = np.flatnonzero(fb >= 0)
-    size = np.bincount(fb[mine], minlength=n_blocks)
-    slot_of = np.zeros(p, dtype=np.int64)
-    o = mine[np.argsort(fb[mine], kind="stable")]
-    slot_of[o] = np.arange(o.size) - np.repeat(np.cumsum(size) - size, size)
-    features = np.full((n_blocks, max(int(size.max()), 1)), p, dtype=np.int32)
-    features[fb[mine], slot_of[mine]] = mine
-    group = np.zeros(n_blocks, dtype=np.int32)
-    group[fb[mine]] = gof[mine]
-    # Entries.
-    eb = local[block[feats]]
-    keep = eb >= 0
-    rows, feats, vals, eb = rows[keep], feats[keep], vals[keep], eb[keep]
-    nnz = np.bincount(eb, minlength=n_blocks)
-    if dense:
-        width, pos = n_rows, rows
-    else:
-        width = max(int(nnz.max()), 1)
-        pos = np.arange(rows.size) - np.repeat(np.cumsum(nnz) - nnz, nnz)
-    slot = np.zeros((n_blocks, width), dtype=np.int32)
-    values = np.zeros((n_blocks, width), dtype=dtype)
-    slot[eb, pos] = slot_of[feats]
-    values[eb, pos] = vals
-    wvalues = block_rows = None
-    if weight is not None:
-        wvalues = np.zeros((n_blocks, width), dtype=dtype)
-        wvalues[eb, pos] = weight[rows] * vals
-    if not dense:
-        block_rows = np.zeros((n_blocks, width), dtype=np.int32)
-        block_rows[eb, pos] = rows
-    return BlockSet(
-        group=jnp.asarray(group),
-        features=jnp.asarray(features),
-        slot=jnp.asarray(slot),
-        values=jnp.asarray(values),
-        wvalues=None if wvalues is None else jnp.asarray(wvalues),
-        rows=None if block_rows is None else jnp.asarray(block_rows),
-    )
-
-
-def _default_dtype() -> Any:
-    return jnp.zeros((), dtype=float).dtype
 
 
 def prepare_data(
@@ -274,28 +61,11 @@ def prepare_data(
 ) -> GibbsData:
     """Build the :class:`GibbsData` of a design (host-side, once per design).
 
-    Parameters
-    ----------
-    indices, values : array-like of shape (N, L)
-        Padded rows (padding: value 0). A row may not store a feature twice.
-    group_of_feature : array-like of shape (p,)
-        Group of every feature.
-    y : array-like of shape (N,)
-        Targets (0/1 for probit).
-    n_groups : int
-        Number of groups ``G``.
-    sample_weight : array-like of shape (N,), optional
-        Per-row frequency weights (a row of weight 2 counts twice), as in the model.
-    dtype : dtype, optional
-        Float dtype of the arrays; default float32, or float64 under ``jax_enable_x64``.
-    layout : {"auto", "dense", "compact"}
-        ``"dense"`` stores every block as one entry per row (no gathers or scatters on rows),
-        in one set; ``"compact"`` stores only the nonzeros, in sets of similar size.
-        ``"auto"`` stores blocks covering at least half of the rows dense, the rest compact.
-
-    Returns
-    -------
-    GibbsData
+    The blocks are the design's (:func:`bayesfm.data.blocks.block_sets`, which takes
+    ``indices``, ``values``, ``group_of_feature``, ``n_groups`` and ``layout``); ``y`` holds
+    the targets (0/1 for probit, class codes for ordinal), ``sample_weight`` per-row
+    frequency weights (a row of weight 2 counts twice), ``dtype`` the float dtype (default
+    float32, or float64 under ``jax_enable_x64``).
 
     Examples
     --------
@@ -307,36 +77,22 @@ def prepare_data(
     (1, (2, 3), [[0, 1], [2, 3]])
 
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    dtype = _default_dtype() if dtype is None else np.dtype(dtype)
+    dtype = np.dtype(jnp.zeros((), dtype=float).dtype if dtype is None else dtype)
     gof = np.asarray(group_of_feature).astype(np.int64)
-    n_rows, p = np.asarray(indices).shape[0], gof.size
+    n_rows = np.asarray(indices).shape[0]
     y = np.asarray(y, dtype=dtype)
     if y.shape != (n_rows,):
         raise ValueError(f"y must have shape ({n_rows},), got {y.shape}")
-    rows, feats, vals = _entries(indices, values)
-    if feats.size and (feats.min() < 0 or feats.max() >= p):
-        raise ValueError(f"feature indices must lie in [0, {p}), got {feats.min()}..{feats.max()}")
-    block = _block_of_feature(rows, feats, gof, n_rows)
     weight = None if sample_weight is None else np.asarray(sample_weight, dtype=dtype)
     if weight is not None and weight.shape != (n_rows,):
         raise ValueError(f"sample_weight must have shape ({n_rows},), got {weight.shape}")
-    # Entries arrive sorted by row; a stable sort by block keeps that order within a block.
-    order = np.argsort(block[feats], kind="stable")
-    rows, feats, vals = rows[order], feats[order], vals[order]
-    sets = [
-        _block_set(members, block, gof, rows, feats, vals, weight, n_rows, p, dtype, dense)
-        for members, dense in _partition_blocks(block, feats, n_rows, layout)
-    ]
-    row_sums = np.zeros((n_groups, n_rows))
-    np.add.at(row_sums, (gof[feats], rows), vals)
-    shiftable = np.all(row_sums == 1.0, axis=1) if n_rows else np.zeros(n_groups, bool)
+    sets, shiftable = block_sets(indices, values, gof, n_groups=n_groups, weight=weight,
+                                 dtype=dtype, layout=layout)
     return GibbsData(
         shiftable=jnp.asarray(shiftable),
         y=jnp.asarray(y),
         weight=None if weight is None else jnp.asarray(weight),
         group_of_feature=jnp.asarray(gof.astype(np.int32)),
         group_size=jnp.asarray(np.bincount(gof, minlength=n_groups).astype(dtype)),
-        blocks=tuple(sets),
+        blocks=sets,
     )
