@@ -29,6 +29,7 @@ from bayesfm.data import (
     read_libfm,
     write_libfm,
 )
+from bayesfm.data import _fetch as fetch
 from bayesfm.data import datasets as ds
 
 # Derandomized: the same examples every run, so CI is reproducible (seeds fixed, as elsewhere).
@@ -372,7 +373,7 @@ def test_loader_errors_and_offline_message(tmp_path: Path, monkeypatch: pytest.M
     def offline(*args: object, **kwargs: object) -> None:
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(ds.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(fetch.urllib.request, "urlopen", offline)
     with pytest.raises(FileNotFoundError, match=r"download failed.*ml-100k\.zip.*BAYESFM_DATA"):
         load_movielens_100k()
     with pytest.raises(FileNotFoundError, match="BAYESFM_DATA"):
@@ -400,7 +401,7 @@ def test_download_path_with_a_fake_server(tmp_path: Path, monkeypatch: pytest.Mo
         urls.append(url)
         return io.BytesIO(archive.getvalue())
 
-    monkeypatch.setattr(ds.urllib.request, "urlopen", serve)
+    monkeypatch.setattr(fetch.urllib.request, "urlopen", serve)
     Xtr, ytr, Xte, yte, info = load_movielens_100k()
     assert urls == [ds.GROUPLENS + "ml-100k.zip"] and Xtr.shape == (2, 4) and yte.tolist() == [3]
     assert (tmp_path / ".cache" / "bayesfm" / "ml-100k" / "u1.base").is_file()

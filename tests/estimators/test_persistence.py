@@ -19,7 +19,7 @@ import bayesfm
 from bayesfm import BayesianFMClassifier, BayesianFMRegressor
 from bayesfm import persistence as P
 from bayesfm.data import simulate_fm
-from bayesfm.persistence import MAGIC, ModelFileError, save_model
+from bayesfm.persistence import MAGIC, ModelFileError, container, model_file, save_model
 
 FAST = dict(method="svi", rank=2, svi_steps=200, num_samples=20, random_state=0,
             progress_bar=False)
@@ -78,7 +78,7 @@ def _join(header: dict, config: bytes, payload: bytes) -> bytes:
     """Build a model file with a *valid* checksum (what a crafted file could do)."""
     header = dict(header, config_length=len(config), payload_length=len(payload),
                   sha256=hashlib.sha256(config + payload).hexdigest())
-    return MAGIC + P._dumps(header) + b"\n" + config + payload
+    return MAGIC + container._dumps(header) + b"\n" + config + payload
 
 
 def _assert_same_tree(a, b):
@@ -227,7 +227,7 @@ def test_crafted_config_with_valid_checksum_is_refused(saved, tmp_path, edit, me
     cfg = json.loads(config)
     edit(cfg)
     path = tmp_path / "crafted.bayesfm"
-    path.write_bytes(_join(header, P._dumps(cfg), payload))
+    path.write_bytes(_join(header, container._dumps(cfg), payload))
     with pytest.raises(ModelFileError, match=message):
         bayesfm.load(path)
 
@@ -278,7 +278,7 @@ def test_crash_mid_save_leaves_the_previous_file(regressor, classifier, sim, tmp
         dst.write(src.read(1000))
         raise OSError("disk full")
 
-    monkeypatch.setattr(P, "copyfileobj", crash)
+    monkeypatch.setattr(model_file, "copyfileobj", crash)
     with pytest.raises(OSError, match="disk full"):
         classifier[0].save(path)
     assert path.read_bytes() == before

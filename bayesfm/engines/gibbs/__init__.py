@@ -1,14 +1,9 @@
 """The exact blocked Gibbs engine: one sweep for every likelihood and interaction term.
 
-- :mod:`.blocks`: host-side exact blocks of a design (:func:`prepare_data`);
-- :mod:`.sweep`: the pure functional core, :func:`init` and :func:`step` over
-  :class:`GibbsState`;
-- :mod:`.latents`: the likelihood's part (Gaussian, probit, ordinal), :func:`latent_for`;
-- :mod:`.terms`: the interaction term's part (plain, field-aware, degree 3), :func:`term_for`;
-- :mod:`.shifts`: exact ridge moves; :mod:`.random`: the sweep's random draws;
-- :mod:`.store`: what a run keeps (every draw, or running moments);
-- :mod:`.kernel`: :class:`FMGibbs`, the ``numpyro.infer.MCMC`` kernel;
-- :mod:`.run`: :func:`run_gibbs` and :func:`fit_gibbs`.
+:mod:`.sweep` is the pure core (:func:`init`, :func:`step`), composed of a likelihood's part
+(:mod:`.latents`) and a term's part (:mod:`.terms`), with the ridge moves of :mod:`.shifts`;
+:mod:`.store` keeps draws or moments; :mod:`.kernel` is the ``numpyro.infer.MCMC`` kernel
+(:class:`FMGibbs`), :mod:`.run` runs it (:func:`run_gibbs`, :func:`fit_gibbs`).
 """
 
 from bayesfm.engines.gibbs.blocks import BlockSet, GibbsData, color_blocks, prepare_data

@@ -49,15 +49,8 @@ class GibbsData(NamedTuple):
 
 
 def prepare_data(
-    indices: Any,
-    values: Any,
-    group_of_feature: Any,
-    y: Any,
-    *,
-    n_groups: int,
-    sample_weight: Any = None,
-    dtype: Any = None,
-    layout: str = "auto",
+    indices: Any, values: Any, group_of_feature: Any, y: Any, *, n_groups: int,
+    sample_weight: Any = None, dtype: Any = None, layout: str = "auto",
 ) -> GibbsData:
     """Build the :class:`GibbsData` of a design (host-side, once per design).
 

@@ -160,26 +160,13 @@ class FMGibbs(MCMCKernel):
     sample_field = "sites"
 
     def __init__(
-        self,
-        data: Any,
-        y: Any,
-        *,
-        rank: int,
-        likelihood: str | Likelihood = "gaussian",
-        interaction: str | Interaction = "fm",
-        degree: int = 2,
-        n_classes: int | None = None,
+        self, data: Any, y: Any, *, rank: int, likelihood: str | Likelihood = "gaussian",
+        interaction: str | Interaction = "fm", degree: int = 2, n_classes: int | None = None,
         n_groups: int | None = None,
         priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
-        sample_weight: Any = None,
-        init_scale: float = 0.1,
-        dtype: Any = None,
-        layout: str = "auto",
-        store: str = "draws",
-        num_samples: int | None = None,
-        thinning: int = 1,
-        max_kept: int = 100,
-        ref_rows: Any = None,
+        sample_weight: Any = None, init_scale: float = 0.1, dtype: Any = None,
+        layout: str = "auto", store: str = "draws", num_samples: int | None = None,
+        thinning: int = 1, max_kept: int = 100, ref_rows: Any = None,
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
@@ -226,8 +213,7 @@ class FMGibbs(MCMCKernel):
         self._vectorized = False
 
     @property
-    def parts(self) -> dict[str, Any]:
-        """The static arguments of :func:`~bayesfm.engines.gibbs.init` and ``step``."""
+    def parts(self) -> dict[str, Any]:  # noqa: D102 - the static arguments of init and step
         return {"latent": self.latent, "term": self.term, "priors": self.priors}
 
     def _small_sites(self) -> tuple[str, ...] | None:

@@ -1,9 +1,4 @@
-"""Random draws of the Gibbs sweep, written for small compiled programs on a CPU.
-
-Every sweep draws its noise in one call (:func:`noise`), its Gamma variates by a batched
-rejection loop (:func:`gamma`) and its truncated normals by the inverse CDF in log space
-(:func:`truncnorm_residual`, :func:`truncnorm_between`).
-"""
+"""Random draws of the Gibbs sweep, written for small compiled programs on a CPU."""
 
 from __future__ import annotations
 
@@ -56,15 +51,8 @@ def gamma(key: jax.Array, shape: jax.Array, boost_uniform: jax.Array) -> jax.Arr
     return jnp.where(boost, x * jnp.exp(jnp.log(boost_uniform) / shape), x)
 
 
-def conditional_draw(
-    noise: jax.Array,
-    old: jax.Array,
-    sh2: jax.Array,
-    she: jax.Array,
-    lam: jax.Array,
-    mu: jax.Array,
-    tau: jax.Array,
-) -> jax.Array:
+def conditional_draw(noise: jax.Array, old: jax.Array, sh2: jax.Array, she: jax.Array,
+                     lam: jax.Array, mu: jax.Array, tau: jax.Array) -> jax.Array:
     """Draw ``theta ~ Normal(mu*, 1/P)``, ``P = lam + tau sh2`` (DESIGN section 3).
 
     ``mu* P = lam mu + tau (she + old sh2)``, with ``sh2 = sum s h^2`` and ``she = sum s h e``

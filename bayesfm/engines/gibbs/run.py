@@ -18,30 +18,13 @@ __all__ = ["fit_gibbs", "run_gibbs"]
 
 
 def run_gibbs(
-    indices: Any,
-    values: Any,
-    group_of_feature: Any,
-    y: Any,
-    *,
-    n_groups: int,
-    rank: int,
-    likelihood: str | Likelihood = "gaussian",
-    interaction: str | Interaction = "fm",
-    degree: int = 2,
-    n_classes: int | None = None,
-    sample_weight: Any = None,
+    indices: Any, values: Any, group_of_feature: Any, y: Any, *, n_groups: int, rank: int,
+    likelihood: str | Likelihood = "gaussian", interaction: str | Interaction = "fm",
+    degree: int = 2, n_classes: int | None = None, sample_weight: Any = None,
     priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
-    num_warmup: int = 100,
-    num_samples: int = 200,
-    num_chains: int = 1,
-    thinning: int = 1,
-    rng_key: jax.Array,
-    progress_bar: bool = True,
-    chain_method: str = "vectorized",
-    init_scale: float = 0.1,
-    store: str = "draws",
-    max_kept: int = 100,
-    ref_rows: Any = None,
+    num_warmup: int = 100, num_samples: int = 200, num_chains: int = 1, thinning: int = 1,
+    rng_key: jax.Array, progress_bar: bool = True, chain_method: str = "vectorized",
+    init_scale: float = 0.1, store: str = "draws", max_kept: int = 100, ref_rows: Any = None,
     init_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
@@ -95,15 +78,8 @@ def run_gibbs(
 
 
 def fit_gibbs(
-    problem: FitProblem,
-    *,
-    rng_key: jax.Array,
-    num_warmup: int = 500,
-    num_samples: int = 500,
-    num_chains: int = 2,
-    thinning: int = 1,
-    progress_bar: bool = True,
-    store: str = "draws",
+    problem: FitProblem, *, rng_key: jax.Array, num_warmup: int = 500, num_samples: int = 500,
+    num_chains: int = 2, thinning: int = 1, progress_bar: bool = True, store: str = "draws",
     max_kept: int = 100,
 ) -> EngineResult:
     """Draw from the posterior of ``problem`` with the exact blocked Gibbs sampler.

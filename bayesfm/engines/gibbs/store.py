@@ -1,13 +1,11 @@
 """What a Gibbs run keeps: every draw, or running moments plus a few kept draws.
 
-Memory modes (``store``): ``"draws"`` keeps every (thinned) draw of every site, the factor
-matrices included, i.e. ``draws x p x k`` floats per chain. ``"moments"`` keeps draws of the
-identifiable low-dimensional quantities only (``w0``, the hyperparameters, the likelihood's
-sites, the scores ``eta_ref`` of a few fixed training rows, the log likelihood), running means
-and variances of ``w`` and of every factor matrix over every post-warmup sweep (Welford's
-update, in the state), and at most ``max_kept`` evenly spread draws of what a prediction
-needs per chain (pairwise interactions are not a function of the mean of ``v``). Nothing here
-feeds back into the sampler, so a seed gives the same chain in every mode.
+``"draws"`` keeps every (thinned) draw of every site (``draws x p x k`` floats per chain for
+``v`` alone). ``"moments"`` keeps draws of the low-dimensional sites and of the scores
+``eta_ref`` of a few training rows, running means and variances of ``w`` and every factor
+matrix (Welford's update, in the state), and at most ``max_kept`` evenly spread draws of what
+a prediction needs. Nothing here feeds back into the sampler: a seed gives the same chain in
+every mode.
 """
 
 from __future__ import annotations

@@ -2,22 +2,13 @@
 
 Every parameter ``theta`` enters the score linearly, ``yhat_n = g_n + theta * h_n``, so its full
 conditional is Normal. The sweep caches the residual ``e = y - yhat`` (``z - yhat`` on a
-latent scale) and the interaction term's row sums ``q``, and draws, in order:
-
-1. the likelihood's latent step (:mod:`bayesfm.engines.gibbs.latents`: nothing for the
-   Gaussian, the truncated-normal utilities ``z`` for probit, cutpoints, a scale move and
-   ``z`` for the ordinal likelihood);
-2. ``w0``, then column after column of ``theta = [w | factor matrices]``, each block of a
-   column in one vectorised exact draw (a block's features never share a row,
-   :mod:`bayesfm.engines.gibbs.blocks`); ``h`` of a column and the cache updates come from
-   the interaction term's part (:mod:`bayesfm.engines.gibbs.terms`);
-3. the Normal-Gamma hyperparameters of every group and factor, and the likelihood's
-   conjugate parameter (``tau``), in one batched Gamma draw;
-4. the exact ridge moves of complete one-hot groups (:mod:`bayesfm.engines.gibbs.shifts`).
-
-``init`` and ``step`` are pure and jit-compiled with the latent and term parts as static
-arguments; the data enter as a :class:`GibbsData` argument, never as closed-over constants,
-so one compiled sweep serves every draw and every design of the same shapes.
+latent scale) and the term's row sums ``q``, and draws in order: the likelihood's latent step
+(:mod:`.latents`); ``w0``, then column after column of ``theta = [w | factor matrices]``, each
+block of a column in one vectorised exact draw (a block's features never share a row), ``h``
+and the cache updates from the term's part (:mod:`.terms`); the Normal-Gamma hyperparameters
+and ``tau`` in one batched Gamma draw; the ridge moves (:mod:`.shifts`). ``init`` and ``step``
+are pure and jit-compiled with the parts as static arguments; the data enter as an argument,
+never as closed-over constants, so one compiled sweep serves every draw of the same shapes.
 """
 
 from __future__ import annotations
@@ -43,19 +34,10 @@ __all__ = ["GibbsState", "init", "normal_gamma_moments", "step"]
 class GibbsState(NamedTuple):
     """State of one chain of the blocked Gibbs sampler.
 
-    Attributes
-    ----------
-    params : dict of str to array
-        The model's sites, named and shaped as in :func:`bayesfm.model.fm_model`: ``w0``,
-        ``w``, ``mu_w``, ``lambda_w``, the term's factor matrices with their ``mu_*`` and
-        ``lambda_*``, and the likelihood's sites (``tau``, ``cutpoints``).
-    e : array of shape (N,)
-        Cached residual ``y - yhat`` (``z - yhat`` for latent-variable likelihoods).
-    q : array of shape (C, N)
-        The term's cached row sums (one row per factor for the plain FM), each contiguous.
-    latent : dict of str to array
-        The likelihood's latent state (``z``; the ordinal sampler's proposal scales).
-    rng_key : PRNG key
+    ``params`` holds the model's sites, named and shaped as in :func:`bayesfm.model.fm_model`;
+    ``e`` the cached residual ``y - yhat`` (``z - yhat`` on a latent scale), shape (N,); ``q``
+    the term's cached row sums, shape (C, N), each row contiguous; ``latent`` the likelihood's
+    latent state (``z``; the ordinal sampler's proposal scales).
     """
 
     params: dict[str, jax.Array]
@@ -65,20 +47,14 @@ class GibbsState(NamedTuple):
     rng_key: jax.Array
 
 
-#: Entries of a start dict that are not model sites (the kernel's derived draws).
-_NOT_SITES = ("log_likelihood", "acceptance_rate", "eta_ref")
+_NOT_SITES = ("log_likelihood", "acceptance_rate", "eta_ref")  # the kernel's derived draws
 
 
 @partial(jax.jit, static_argnames=("latent", "term", "priors"))
 def init(
-    rng_key: jax.Array,
-    data: GibbsData,
-    *,
-    latent: GibbsLatent,
-    term: GibbsTerm,
+    rng_key: jax.Array, data: GibbsData, *, latent: GibbsLatent, term: GibbsTerm,
     priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
-    init_scale: float | jax.Array = 0.1,
-    num_warmup: int | jax.Array = 0,
+    init_scale: float | jax.Array = 0.1, num_warmup: int | jax.Array = 0,
     params: dict[str, jax.Array] | None = None,
 ) -> GibbsState:
     """Start a chain at ``w0 = w = 0`` and zero factors of prior precision ``1/init_scale^2``.
@@ -249,11 +225,7 @@ def _sweep(
 
 @partial(jax.jit, static_argnames=("latent", "term", "priors"))
 def step(
-    state: GibbsState,
-    data: GibbsData,
-    *,
-    latent: GibbsLatent,
-    term: GibbsTerm,
+    state: GibbsState, data: GibbsData, *, latent: GibbsLatent, term: GibbsTerm,
     priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
 ) -> GibbsState:
     """One exact blocked Gibbs sweep over every parameter (jit-compiled once per shape).

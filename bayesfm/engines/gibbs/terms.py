@@ -4,17 +4,11 @@ Every parameter ``theta`` enters the score linearly, ``yhat_n = g_n + theta h_n`
 section 3). The sweep draws the columns of ``theta = [w | factor matrices, flattened]`` block
 after block; what depends on the interaction term is how ``h`` of a column is read from the
 cached row sums ``q``, how ``q`` is updated after a draw, and which exact ridge moves exist.
-A :class:`GibbsTerm` supplies those, for one column at a time:
-
-- :meth:`~GibbsTerm.open_column` / :meth:`~GibbsTerm.close_column`: the cache rows the
-  column reads and writes (written back in place, one row at a time);
-- :meth:`~GibbsTerm.rest`: ``h_n / x_ni`` of the column's feature, given the rows;
-- :meth:`~GibbsTerm.update`: the rows after the feature's value changed;
-- :meth:`~GibbsTerm.moves`: translation and shear moves along flat ridges;
-- :meth:`~GibbsTerm.predict_cache` and :meth:`~GibbsTerm.scale_cache`.
-
-Column 0 is ``w`` (``h_n = x_ni``, no cache); the term parts here are one module per idea,
-registered by the interaction's name. Adding an FM variant to Gibbs is one new class here.
+A :class:`GibbsTerm` supplies those, one column at a time (``open_column`` /
+``close_column``: the cache rows a column reads and writes back in place; ``rest``: ``h_n /
+x_ni``; ``update``: the rows after a draw), and ``moves``, ``predict_cache`` and
+``scale_cache`` for the whole state. Column 0 is ``w`` (``h_n = x_ni``, no cache). Adding an
+FM variant to Gibbs is one new class here, registered in :data:`TERMS` by its name.
 """
 
 from __future__ import annotations
@@ -155,13 +149,6 @@ class GibbsTerm:
         return q * jnp.sqrt(s)
 
 
-def _rows_of(n_rows: int, contrib: jax.Array, rows: jax.Array | None) -> jax.Array:
-    """Sum per-entry contributions ``(B, R)`` into rows ``(N,)``."""
-    if rows is None:
-        return contrib.sum(0)
-    return jnp.zeros(n_rows, contrib.dtype).at[rows.ravel()].add(contrib.ravel())
-
-
 @dataclasses.dataclass(frozen=True)
 class PlainTerm(GibbsTerm):
     """Rendle's FM: ``h_n = x_ni (q_nf - v_if x_ni)``, ``q[f, n] = sum_i v_if x_ni`` (k rows)."""
@@ -188,22 +175,11 @@ class PlainTerm(GibbsTerm):
     def predict_cache(  # noqa: D102
         self, params: dict[str, jax.Array], data: GibbsData
     ) -> tuple[jax.Array, jax.Array]:
-        n_rows = data.y.shape[0]
-
-        def values(table: jax.Array, bs: BlockSet) -> jax.Array:  # (B, R): table[i] x
-            local = table.at[bs.features].get(mode="fill", fill_value=0)
-            return jnp.take_along_axis(local, bs.slot, axis=1) * bs.values
-
-        def one_factor(vf: jax.Array) -> tuple[jax.Array, jax.Array]:
-            vx = [(values(vf, bs), bs.rows) for bs in data.blocks]
-            return (sum(_rows_of(n_rows, a, r) for a, r in vx),
-                    sum(_rows_of(n_rows, a * a, r) for a, r in vx))
-
-        q, sq = lax.map(one_factor, params["v"].T)
-        linear = sum(_rows_of(n_rows, values(params["w"], bs), bs.rows) for bs in data.blocks)
-        yhat = params["w0"] + linear + 0.5 * jnp.sum(q * q - sq, axis=0)
-        return yhat, q
-
+        table = jnp.concatenate([params["w"][:, None], params["v"]], axis=1)
+        s1, s2 = _row_power_sums(table, data, (1, 2))
+        q = s1[:, 1:]
+        yhat = params["w0"] + s1[:, 0] + 0.5 * jnp.sum(q * q - s2[:, 1:], axis=1)
+        return yhat, q.T
     def moves(  # noqa: D102
         self, params: dict[str, jax.Array], q: jax.Array, data: GibbsData, noise: jax.Array,
         priors: FMPriors,
@@ -211,7 +187,7 @@ class PlainTerm(GibbsTerm):
         params, q_shift = shift_factors(params, data, noise.reshape(self.n_groups, self.rank),
                                         priors)
         # Every row holds one feature of each shifted group, so each q[f, n] moves alike.
-        return params, q + q_shift[:, None]
+        return params, q.at[: self.rank].add(q_shift[:, None])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,7 +268,7 @@ class FieldAwareTerm(GibbsTerm):
 
 
 @dataclasses.dataclass(frozen=True)
-class Degree3Term(GibbsTerm):
+class Degree3Term(PlainTerm):
     """Degree-3 FM: ``v`` as in :class:`PlainTerm`; for ``v3[i, f]`` ``h_n = x_ni A2_n``.
 
     ``A2_n = ((S_fn - x_ni v3_if)^2 - (Q_fn - x_ni^2 v3_if^2)) / 2`` is the order-2 kernel of
@@ -346,23 +322,11 @@ class Degree3Term(GibbsTerm):
     def predict_cache(  # noqa: D102
         self, params: dict[str, jax.Array], data: GibbsData
     ) -> tuple[jax.Array, jax.Array]:
-        w, v, v3 = params["w"], params["v"], params["v3"]
-        s1, s2 = _row_power_sums(jnp.concatenate([w[:, None], v], axis=1), data, (1, 2))
-        p1, p2, p3 = _row_power_sums(v3, data, (1, 2, 3))
-        linear, q = s1[:, 0], s1[:, 1:]
-        pairwise = 0.5 * jnp.sum(q * q - s2[:, 1:], axis=1)
+        yhat, q = super().predict_cache(params, data)
+        p1, p2, p3 = _row_power_sums(params["v3"], data, (1, 2, 3))
         # e3 of the a_if = x_ni v3_if by Newton's identities (as interactions.anova3).
         cubic = jnp.sum(p1 * p1 * p1 - 3.0 * p1 * p2 + 2.0 * p3, axis=1) / 6.0
-        yhat = params["w0"] + linear + pairwise + cubic
-        return yhat, jnp.concatenate([q.T, p1.T, p2.T], axis=0)
-
-    def moves(  # noqa: D102
-        self, params: dict[str, jax.Array], q: jax.Array, data: GibbsData, noise: jax.Array,
-        priors: FMPriors,
-    ) -> tuple[dict[str, jax.Array], jax.Array]:
-        params, q_shift = shift_factors(params, data, noise.reshape(self.n_groups, self.rank),
-                                        priors)
-        return params, q.at[: self.rank].add(q_shift[:, None])
+        return yhat + cubic, jnp.concatenate([q, p1.T, p2.T], axis=0)
 
     def scale_cache(self, q: jax.Array, s: jax.Array) -> jax.Array:  # noqa: D102
         k = self.rank

@@ -1,27 +1,17 @@
 """Ordered probit: Metropolis cutpoints, a latent-scale move, then truncated utilities.
 
-Before the FM's blocks, one sweep runs (DESIGN section 3, "Ordinal"):
-
-1. Each free cutpoint ``cut[j]`` (``j = 1 .. C-2``; ``cut[0] = 0`` is fixed, see
-   :mod:`bayesfm.model.likelihoods.ordinal`) gets a random-walk Metropolis step whose target
-   is its conditional *with the latent z integrated out*, ``prod_n P(y_n | yhat_n, cut) p(cut)``
-   (Cowles 1996). Drawing the cutpoints given ``z`` instead confines each to the narrow gap
-   between the neighbouring classes' latents, and the chain then barely moves.
-2. A scale move, also with ``z`` integrated out: every quantity on the latent scale is
-   multiplied so that ``yhat`` scales by ``s`` (``w0, w, mu_w, cut`` by ``s``; a factor
-   matrix the score is homogeneous of order ``m`` in, and its mean, by ``s^(1/m)``; the
-   precisions by the inverse squares), ``log s`` a random-walk Metropolis step on the joint
-   density times the Jacobian. Single-site updates change the spread of the scores relative
-   to the cutpoints only slowly (measured: cutpoint ESS about 6% of the draws without this
-   move); the move is a parameter-expanded data-augmentation step (Liu and Wu 1999) in
-   Metropolis form. It works for every interaction term through its factor orders.
-3. ``z_n ~ Normal(yhat_n, 1)`` truncated to ``(cut[y_n - 1], cut[y_n]]``. Steps 1-3 together
-   are one exact block update given the rest; the FM's blocks then run on ``z - yhat`` with
-   unit noise precision, as for probit.
-
-The proposal scale of every cutpoint and of ``log s`` is adapted during warm-up
-(Robbins-Monro towards an acceptance rate of 0.44, the optimum for one-dimensional random
-walks) and frozen after it, so the kept draws come from a fixed, valid Metropolis kernel.
+Before the FM's blocks, one sweep runs (DESIGN section 3, "Ordinal"): (1) each free cutpoint
+(``cut[0] = 0`` is fixed) gets a random-walk Metropolis step on its conditional *with the
+latent z integrated out* (Cowles 1996): given ``z`` each would be confined to the narrow gap
+between the neighbouring classes' latents; (2) a scale move, also with ``z`` integrated out:
+every quantity on the latent scale is multiplied so that ``yhat`` scales by ``s`` (``w0, w,
+mu_w, cut`` by ``s``; a factor matrix of order ``m``, and its mean, by ``s^(1/m)``; the
+precisions by the inverse squares), ``log s`` a Metropolis step on the joint density times
+the Jacobian, a parameter-expanded data augmentation (Liu and Wu 1999) that works for every
+interaction term through its factor orders (without it the cutpoints' ESS was about 6% of
+the draws); (3) ``z_n ~ Normal(yhat_n, 1)`` truncated to ``(cut[y_n - 1], cut[y_n]]``. The
+proposal scales are adapted during warm-up (Robbins-Monro towards an acceptance rate of 0.44)
+and frozen after it, so the kept draws come from a fixed, valid Metropolis kernel.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""Probit likelihood: truncated-normal utilities (Albert and Chib 1993).
-
-``z_n ~ Normal(yhat_n, 1)`` truncated to ``z > 0`` if ``y_n = 1`` else ``z <= 0``; the FM's
-blocks then see ``z`` with unit noise precision.
-"""
+"""Probit: ``z_n ~ Normal(yhat_n, 1)`` truncated to the sign of ``y_n`` (Albert and Chib 1993)."""
 
 from __future__ import annotations
 
@@ -34,8 +30,7 @@ class ProbitLatent(GibbsLatent):
     def start(  # noqa: D102
         self, data: GibbsData, yhat: jax.Array, num_warmup: jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        # Any start is valid: the first sweep redraws z given yhat before using it.
-        z = yhat
+        z = yhat  # any start is valid: the first sweep redraws z given yhat before using it
         return z - yhat, {"z": z, "tau": jnp.ones((), yhat.dtype)}
 
     def n_uniform(self, n_rows: int) -> int:  # noqa: D102
