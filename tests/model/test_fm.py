@@ -1,4 +1,4 @@
-"""The model function and the O(k * nnz) identity."""
+"""The model function, the pointwise log likelihood and the O(k * nnz) identity."""
 
 import jax
 import numpy as np
@@ -7,7 +7,15 @@ import scipy.sparse as sp
 from numpyro.infer import Predictive
 
 from bayesfm.data import from_sparse
-from bayesfm.model import fm_model, fm_pairwise, fm_predict, log_likelihood, probit_logits
+from bayesfm.model import (
+    Gaussian,
+    Probit,
+    fm_model,
+    fm_pairwise,
+    fm_predict,
+    pointwise_log_likelihood,
+    probit_logits,
+)
 
 
 def _dense_pairwise(v, X):
@@ -72,7 +80,7 @@ def test_probit_logits_are_stable_in_the_tails():
     logits = np.asarray(probit_logits(eta))
     assert np.all(np.isfinite(logits))
     assert np.all(np.diff(logits) > 0)
-    ll = np.asarray(log_likelihood(eta, np.array([0, 0, 1, 1, 1.0]), "probit"))
+    ll = np.asarray(pointwise_log_likelihood(Probit(), np.array([0, 0, 1, 1, 1.0]), eta, {}))
     assert np.all(np.isfinite(ll)) and np.all(ll <= 0)
 
 
@@ -80,7 +88,8 @@ def test_weights_are_frequency_weights():
     # A row of weight 3 contributes what three copies of it would.
     eta = np.zeros(2, np.float32)
     y = np.ones(2, np.float32)
-    ll = np.asarray(log_likelihood(eta, y, "gaussian", tau=2.0, weight=np.array([1.0, 3.0])))
+    ll = np.asarray(pointwise_log_likelihood(Gaussian(), y, eta, {"tau": 2.0},
+                                             weight=np.array([1.0, 3.0])))
     one = 0.5 * np.log(2 / (2 * np.pi)) - 2 / 2
     np.testing.assert_allclose(ll, [one, 3 * one], rtol=1e-5)
 
