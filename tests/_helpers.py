@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -47,27 +45,6 @@ def rows_of(design: Design) -> list[np.ndarray]:
     """The feature indices of every row of a design."""
     csr = design.to_csr()
     return [csr.indices[csr.indptr[n] : csr.indptr[n + 1]] for n in range(csr.shape[0])]
-
-
-def random_design(n_rows: int, sizes: list[int], seed: int):
-    """Multi-hot rows with real values, so that same-group pairs and triples occur."""
-    rng = np.random.default_rng(seed)
-    X = sp.random(n_rows, sum(sizes), density=0.3, random_state=seed, format="csr",
-                  data_rvs=lambda n: rng.normal(size=n))
-    return X, from_sparse(X, group_sizes=sizes, dtype=np.float64)
-
-
-def dense_degree3(w0, w, v, v3, X):
-    """Plain FM plus sum_{i<j<l} x_i x_j x_l sum_f v3_if v3_jf v3_lf by explicit loops."""
-    out = np.full(X.shape[0], w0, dtype=np.float64)
-    for n, row in enumerate(X):
-        out[n] += row @ w
-        nz = np.flatnonzero(row)
-        for i, j in itertools.combinations(nz, 2):
-            out[n] += row[i] * row[j] * v[i] @ v[j]
-        for i, j, m in itertools.combinations(nz, 3):
-            out[n] += row[i] * row[j] * row[m] * np.sum(v3[i] * v3[j] * v3[m])
-    return out
 
 
 def assert_same_tree(a, b):

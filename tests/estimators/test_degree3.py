@@ -7,7 +7,7 @@ import pytest
 
 import bayesfm
 from bayesfm import BayesianFMClassifier, BayesianFMRegressor, load, simulate_fm
-from tests._helpers import dense_degree3
+from tests._model_helpers import dense_degree3
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

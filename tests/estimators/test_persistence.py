@@ -20,6 +20,7 @@ from bayesfm import BayesianFMClassifier, BayesianFMRegressor
 from bayesfm import persistence as P
 from bayesfm.data import simulate_fm
 from bayesfm.persistence import MAGIC, ModelFileError, container, model_file, save_model
+from tests._helpers import assert_same_tree
 
 FAST = dict(method="svi", rank=2, svi_steps=200, num_samples=20, random_state=0,
             progress_bar=False)
@@ -81,18 +82,6 @@ def _join(header: dict, config: bytes, payload: bytes) -> bytes:
     return MAGIC + container._dumps(header) + b"\n" + config + payload
 
 
-def _assert_same_tree(a, b):
-    assert a.identical(b)
-    for node in a.subtree:
-        for name, var in node.to_dataset(inherit=False).variables.items():
-            other = b[node.path].to_dataset(inherit=False).variables[name]
-            assert var.dtype == other.dtype
-            np.testing.assert_array_equal(var.values, other.values)
-
-
-# -- round trips ------------------------------------------------------------------------------
-
-
 def test_regressor_round_trip_is_bit_identical(regressor, sim, tmp_path):
     path = tmp_path / "fm.bayesfm"
     regressor.save(path)
@@ -111,7 +100,7 @@ def test_regressor_round_trip_is_bit_identical(regressor, sim, tmp_path):
         np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(regressor.summary(), loaded.summary(), check_exact=True)
     np.testing.assert_array_equal(regressor.summary().to_numpy(), loaded.summary().to_numpy())
-    _assert_same_tree(regressor.idata_, loaded.idata_)
+    assert_same_tree(regressor.idata_, loaded.idata_)
     assert loaded.idata_.attrs == regressor.idata_.attrs
     t, u = regressor.design_template_, loaded.design_template_
     np.testing.assert_array_equal(t.group_of_feature, u.group_of_feature)
@@ -135,7 +124,7 @@ def test_classifier_round_trip_is_bit_identical(classifier, tmp_path):
     np.testing.assert_array_equal(clf.predict(X), loaded.predict(X))
     np.testing.assert_array_equal(clf.predict_interval(X), loaded.predict_interval(X))
     pd.testing.assert_frame_equal(clf.summary(), loaded.summary(), check_exact=True)
-    _assert_same_tree(clf.idata_, loaded.idata_)
+    assert_same_tree(clf.idata_, loaded.idata_)
 
 
 def test_dataframe_round_trip_keeps_the_encoder(frame_regressor, tmp_path):
@@ -160,7 +149,7 @@ def test_loaded_model_saves_again_unchanged(regressor, tmp_path):
     once = bayesfm.load(tmp_path / "a.bayesfm")
     once.save(tmp_path / "b.bayesfm")
     twice = bayesfm.load(tmp_path / "b.bayesfm")
-    _assert_same_tree(once.idata_, twice.idata_)
+    assert_same_tree(once.idata_, twice.idata_)
     assert twice.idata_.attrs == once.idata_.attrs
 
 

@@ -50,7 +50,7 @@ def test_degree3_gibbs_recovers_the_planted_order3_model():
 def test_degree3_nuts_recovers_the_planted_order3_model():
     # 400 held-out rows (binomial sd 1.5%: 85-95% is over 3 sd each way). Seeds 0-2 of this
     # setting gave 0.943, 0.888, 0.928 when the test was written (about a minute each, under
-    # load). The fast check of degree 3 is the dense-loop test in test_variants.py.
+    # load). The fast check of degree 3 is the dense-loop test in tests/model/test_interactions.py.
     sim = simulate_fm(1000, group_sizes=(15, 12, 8), rank=2, degree=3, seed=0)
     fm = BayesianFMRegressor(degree=3, method="nuts", rank=2, num_warmup=200,
                              num_samples=200, num_chains=2, random_state=0, progress_bar=False)

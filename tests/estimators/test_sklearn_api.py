@@ -6,7 +6,8 @@ from bayesfm import BayesianFMClassifier, BayesianFMOrdinal, BayesianFMRegressor
 
 # Short runs keep each of the ~60 checks per estimator to a second or two: the checks test
 # the API contract (validation, fitted attributes, shapes, determinism), not the posterior.
-# The default engine (Gibbs) is checked; tests/test_validation.py covers the other engines.
+# The default engine (Gibbs) is checked; tests/estimators/test_bad_inputs.py covers the
+# other engines.
 _GIBBS = dict(rank=2, num_warmup=20, num_samples=20, num_chains=1, random_state=0,
               progress_bar=False)
 

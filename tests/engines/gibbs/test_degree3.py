@@ -14,7 +14,8 @@ from bayesfm.data import from_sparse
 from bayesfm.engines.gibbs import FMGibbs, init, prepare_data, run_gibbs, step, term_for
 from bayesfm.engines.gibbs.sweep import _columns
 from bayesfm.model import Degree3FM, fm_model, fm_score
-from tests._helpers import dense_degree3, gibbs_parts, mixed_design, onehot_rows, random_design
+from tests._helpers import gibbs_parts, mixed_design, onehot_rows
+from tests._model_helpers import dense_degree3, random_design
 
 DEG3 = Degree3FM()
 
