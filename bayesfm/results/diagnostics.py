@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import warnings
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 from sklearn.exceptions import ConvergenceWarning
+
+from bayesfm.results.convergence import ess_bulk, ess_tail, mcse_mean, mcse_sd, rhat_rank
 
 __all__ = ["IDENTIFIABLE", "check_convergence", "convergence_summary"]
 
@@ -40,8 +41,33 @@ def _identifiable_dataset(dt: xr.DataTree) -> xr.Dataset:
     return ds
 
 
+def _stacked(ds: xr.Dataset) -> tuple[np.ndarray, list[str], list[str]]:
+    """Every variable's draws side by side: ``(chain, draw, M)``, the labels and variable names.
+
+    Labels follow ArviZ's summary (``w[user=42]``; a scalar by its name alone).
+    """
+    columns, labels, owners = [], [], []
+    for name, da in ds.data_vars.items():
+        da = da.transpose("chain", "draw", ...)
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        flat = np.asarray(da.values, dtype=np.float64).reshape(da.sizes["chain"],
+                                                                da.sizes["draw"], -1)
+        columns.append(flat)
+        if not extra:
+            labels.append(str(name))
+        else:
+            index = da.isel(chain=0, draw=0, drop=True).to_series().index
+            labels += [f"{name}[{', '.join(map(str, key if isinstance(key, tuple) else (key,)))}]"
+                       for key in index]
+        owners += [str(name)] * flat.shape[2]
+    return np.concatenate(columns, axis=2), labels, owners
+
+
 def convergence_summary(dt: xr.DataTree, *, ci_prob: float = 0.9) -> pd.DataFrame:
-    """Posterior summary (mean, sd, interval, ESS, R-hat) of the identifiable quantities.
+    """Posterior summary (mean, sd, interval, ESS, R-hat, MCSE) of the identifiable quantities.
+
+    The columns and figures of :func:`arviz.summary`, computed for all quantities in one
+    vectorised pass (:mod:`bayesfm.results.convergence`).
 
     Examples
     --------
@@ -53,10 +79,19 @@ def convergence_summary(dt: xr.DataTree, *, ci_prob: float = 0.9) -> pd.DataFram
     >>> list(convergence_summary(dt).index)  # raw v is never summarised
     ['w0']
     """
-    ds = _identifiable_dataset(dt)
-    with warnings.catch_warnings():
+    draws, labels, _ = _stacked(_identifiable_dataset(dt))
+    flat = draws.reshape(-1, draws.shape[2])
+    perc = int(ci_prob * 100)
+    lo, hi = np.quantile(flat, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore")
-        return az.summary(ds, ci_prob=ci_prob, round_to="none")
+        table = {
+            "mean": flat.mean(axis=0), "sd": flat.std(axis=0, ddof=1),
+            f"eti{perc}_lb": lo, f"eti{perc}_ub": hi,
+            "ess_bulk": ess_bulk(draws), "ess_tail": ess_tail(draws),
+            "r_hat": rhat_rank(draws), "mcse_mean": mcse_mean(draws), "mcse_sd": mcse_sd(draws),
+        }
+    return pd.DataFrame(table, index=labels)
 
 
 def check_convergence(
@@ -64,6 +99,9 @@ def check_convergence(
     warn: bool = True,
 ) -> list[str]:
     """Check R-hat and bulk ESS of the identifiable quantities; warn with the figures.
+
+    All quantities are checked in one vectorised pass (:mod:`bayesfm.results.convergence`),
+    with the estimators of :func:`arviz.rhat` and :func:`arviz.ess`.
 
     Parameters
     ----------
@@ -80,21 +118,18 @@ def check_convergence(
     list of str
         One line per problem; empty when the fit looks converged.
     """
-    ds = _identifiable_dataset(dt)
-    if ds.sizes["chain"] == 1 and ds.sizes["draw"] >= 4:
+    draws, _, owners = _stacked(_identifiable_dataset(dt))
+    if draws.shape[0] == 1 and draws.shape[1] >= 4:
         # One chain: R-hat compares its two halves (split-R-hat), as it would for several.
-        half = ds.sizes["draw"] // 2
-        first = ds.isel(draw=slice(0, half))
-        second = ds.isel(draw=slice(half, 2 * half)).assign_coords(draw=first["draw"].values)
-        ds = xr.concat([first, second.assign_coords(chain=[1])], dim="chain")
-    with warnings.catch_warnings():
+        half = draws.shape[1] // 2
+        draws = np.concatenate([draws[:, :half], draws[:, half:2 * half]], axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore")
-        rhat = az.rhat(ds)
-        ess = az.ess(ds, method="bulk")
+        rhat, ess = rhat_rank(draws), ess_bulk(draws)
     problems = []
-    for name in ds.data_vars:
-        r = np.asarray(rhat[name].values, dtype=float)
-        e = np.asarray(ess[name].values, dtype=float)
+    owner = np.asarray(owners)
+    for name in dict.fromkeys(owners):
+        r, e = rhat[owner == name], ess[owner == name]
         r_max = np.nanmax(r) if r.size and np.isfinite(r).any() else np.inf
         e_min = np.nanmin(e) if e.size and np.isfinite(e).any() else 0.0
         if r_max > rhat_threshold or e_min < ess_threshold:
