@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
@@ -58,6 +57,11 @@ class BlockSet(NamedTuple):
     values: jax.Array
     wvalues: jax.Array | None
     rows: jax.Array | None
+
+
+def _put(a: np.ndarray) -> jax.Array:
+    """Copy a host array to the device (``jnp.asarray`` would compile a program per shape)."""
+    return jax.device_put(np.ascontiguousarray(a))
 
 
 def _entries(indices: Any, values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -219,12 +223,12 @@ def _block_set(
         block_rows = np.zeros((n_blocks, width), dtype=np.int32)
         block_rows[eb, pos] = rows
     return BlockSet(
-        group=jnp.asarray(group),
-        features=jnp.asarray(features),
-        slot=jnp.asarray(slot),
-        values=jnp.asarray(values),
-        wvalues=None if wvalues is None else jnp.asarray(wvalues),
-        rows=None if block_rows is None else jnp.asarray(block_rows),
+        group=_put(group),
+        features=_put(features),
+        slot=_put(slot),
+        values=_put(values),
+        wvalues=None if wvalues is None else _put(wvalues),
+        rows=None if block_rows is None else _put(block_rows),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from numpyro.infer import MCMC, NUTS, init_to_uniform
 
@@ -78,10 +77,10 @@ def run_nuts(
     )
     mcmc.run(
         rng_key,
-        jnp.asarray(d.indices),
-        jnp.asarray(d.values),
-        jnp.asarray(d.group_of_feature),
-        jnp.asarray(problem.y, dtype=d.values.dtype),
+        jax.device_put(d.indices),
+        jax.device_put(d.values),
+        jax.device_put(d.group_of_feature),
+        jax.device_put(np.asarray(problem.y, dtype=d.values.dtype)),
         extra_fields=_EXTRA_FIELDS,
         parameterization=parameterization,
         **problem.model_kwargs(),

@@ -93,6 +93,8 @@ class EngineResult(NamedTuple):
     prediction_draws : dict of str to ndarray, optional
         ``store="moments"``: the kept draws of what a prediction needs, ``(chain, kept, ...)``,
         and ``draw``, their post-warmup sweep numbers.
+    log_likelihood : ndarray of shape (chain, draw, N), optional
+        Every training row's log likelihood at every draw, when the engine tracked it.
     """
 
     samples: dict[str, np.ndarray]
@@ -101,3 +103,4 @@ class EngineResult(NamedTuple):
     extras: dict[str, np.ndarray]
     posterior_moments: dict[str, np.ndarray] | None = None
     prediction_draws: dict[str, np.ndarray] | None = None
+    log_likelihood: np.ndarray | None = None

@@ -6,7 +6,6 @@ from functools import partial
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_uniform
 from numpyro.infer.autoguide import AutoDelta, AutoLowRankMultivariateNormal, AutoNormal
@@ -90,10 +89,10 @@ def run_svi(
     svi = SVI(fm_model, g, Adam(learning_rate),
               Trace_ELBO(num_particles=num_particles))
     args = (
-        jnp.asarray(d.indices),
-        jnp.asarray(d.values),
-        jnp.asarray(d.group_of_feature),
-        jnp.asarray(problem.y, dtype=d.values.dtype),
+        jax.device_put(d.indices),
+        jax.device_put(d.values),
+        jax.device_put(d.group_of_feature),
+        jax.device_put(np.asarray(problem.y, dtype=d.values.dtype)),
     )
     kwargs = dict(problem.model_kwargs(), subsample_size=subsample)
     key_init, key_draw = jax.random.split(rng_key)

@@ -53,6 +53,7 @@ from bayesfm.results import (
     check_convergence,
     convergence_summary,
     draws_from_datatree,
+    keeps_pointwise,
     mean_draws,
     posterior_predictive,
     prediction_group,
@@ -173,10 +174,13 @@ class BayesianFMBase(BaseEstimator):
     def _run_engine(self, problem: FitProblem, key: jax.Array) -> Any:
         progress = auto_progress_bar(self.progress_bar)
         if self.method == "gibbs":
+            n_draws = self.num_chains * (self.num_samples // self.thinning)
+            pointwise = keeps_pointwise(self.log_likelihood, problem.design.n_rows, n_draws,
+                                        moments=self.store == "moments")
             return fit_gibbs(
                 problem, rng_key=key, num_warmup=self.num_warmup, num_samples=self.num_samples,
                 num_chains=self.num_chains, thinning=self.thinning, progress_bar=progress,
-                store=self.store, max_kept=self.max_kept,
+                store=self.store, max_kept=self.max_kept, pointwise_log_likelihood=pointwise,
             )
         if self.method == "nuts":
             return run_nuts(

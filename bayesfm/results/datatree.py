@@ -20,7 +20,6 @@ from typing import Any
 
 import arviz as az
 import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
@@ -41,6 +40,7 @@ __all__ = [
     "PREDICTION_GROUP",
     "draws_from_datatree",
     "interaction_of",
+    "keeps_pointwise",
     "likelihood_of",
     "posterior_moments",
     "prediction_group",
@@ -100,15 +100,35 @@ def _pointwise_log_lik(
     full = np.empty((draws.n_draws, d.n_rows), dtype=np.float32) if keep else None
     own = {k: draws.params[k] for k in problem.likelihood.prediction_sites}
     for sl, eta in eta_chunks(draws, d.indices, d.values, rows):
-        y = jnp.asarray(problem.y[sl], dtype=eta.dtype)
+        y = jax.device_put(np.asarray(problem.y[sl], dtype=eta.dtype))
         weight = None
         if problem.sample_weight is not None:
-            weight = jnp.asarray(problem.sample_weight[sl], dtype=eta.dtype)
+            weight = jax.device_put(np.asarray(problem.sample_weight[sl], dtype=eta.dtype))
         ll = np.asarray(_log_lik(eta, y, own, weight, problem.likelihood))
         total += ll.sum(axis=1)
         if full is not None:
             full[:, sl] = ll
     return full, total
+
+
+def keeps_pointwise(
+    setting: bool | str, n_rows: int, n_draws: int, *, moments: bool = False,
+    budget_bytes: int = LOG_LIKELIHOOD_BUDGET,
+) -> bool:
+    """Whether a fit keeps the pointwise log likelihood (``log_likelihood=`` ``setting``).
+
+    ``"auto"`` keeps it when ``n_rows x n_draws`` float32 fit in ``budget_bytes`` and every
+    draw is kept (not with ``store="moments"``).
+
+    Examples
+    --------
+    >>> from bayesfm.results import keeps_pointwise
+    >>> keeps_pointwise("auto", 100_000, 1_000), keeps_pointwise("auto", 1_000_000, 1_000)
+    (True, False)
+    """
+    if moments:
+        return False
+    return setting is True or (setting == "auto" and n_rows * n_draws * 4 <= budget_bytes)
 
 
 def _dims(interaction: Interaction) -> dict[str, list[str]]:
@@ -170,20 +190,21 @@ def to_datatree(
                              "(bayesfm.engines.reference_rows)")
     else:
         names = ("w0", "w", *term.factor_names, *lik.prediction_sites)
-        draws = PosteriorDraws({k: jnp.asarray(_flat(samples[k])) for k in names}, lik, term,
-                               jnp.asarray(d.group_of_feature))
+        draws = PosteriorDraws({k: jax.device_put(_flat(samples[k])) for k in names}, lik,
+                               term, jax.device_put(d.group_of_feature))
         eta_ref = next(eta_chunks(draws, ref_idx, ref_val, len(ref)))[1]
         samples["eta_ref"] = np.asarray(eta_ref).reshape(n_chains, n_draws, -1)
 
-    n_total = n_chains * n_draws
-    keep = draws is not None and (log_likelihood is True or (
-        log_likelihood == "auto" and d.n_rows * n_total * 4 <= log_likelihood_budget
-    ))
+    keep = draws is not None and keeps_pointwise(log_likelihood, d.n_rows, n_chains * n_draws,
+                                                 budget_bytes=log_likelihood_budget)
     stats = dict(result.sample_stats)
     ll = None
+    if keep and result.log_likelihood is not None:
+        # Tracked by the engine (Gibbs reads it from its caches): nothing to recompute.
+        ll = np.asarray(result.log_likelihood, dtype=np.float32).reshape(n_chains * n_draws, -1)
     # Engines that track the total log likelihood (Gibbs, from its cached residuals) spare
     # the O(k * nnz) pass over every draw unless the pointwise values are to be kept.
-    if keep or "log_likelihood" not in stats:
+    elif keep or "log_likelihood" not in stats:
         if draws is None:
             raise ValueError("a store='moments' result must carry the per-draw log likelihood")
         ll, ll_total = _pointwise_log_lik(draws, problem, keep)
@@ -309,10 +330,10 @@ def draws_from_datatree(
 
     def get(name: str) -> jax.Array:
         a = _flat(np.asarray(post[name].values))
-        return jnp.asarray(a, dtype=dtype) if dtype is not None else jnp.asarray(a)
+        return jax.device_put(a if dtype is None else np.asarray(a, dtype=dtype))
 
     names = ("w0", "w", *term.factor_names, *lik.prediction_sites)
-    gof = jnp.asarray(np.asarray(dt["constant_data"]["group_of_feature"].values))
+    gof = jax.device_put(np.asarray(dt["constant_data"]["group_of_feature"].values))
     return PosteriorDraws({n: get(n) for n in names}, lik, term, gof)
 
 

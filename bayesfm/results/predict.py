@@ -15,7 +15,6 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bayesfm.model import Interaction, Likelihood, fm_score
@@ -123,7 +122,7 @@ def eta_chunks(
         if pad and n > rows_per_chunk:
             idx = np.concatenate([idx, np.zeros((pad, idx.shape[1]), idx.dtype)])
             val = np.concatenate([val, np.zeros((pad, val.shape[1]), val.dtype)])
-        eta = _eta_block(fm_params, jnp.asarray(idx), jnp.asarray(val),
+        eta = _eta_block(fm_params, jax.device_put(idx), jax.device_put(val),
                          draws.group_of_feature, draws.interaction)
         yield slice(start, stop), eta[:, : stop - start]
 

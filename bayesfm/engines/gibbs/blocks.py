@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bayesfm.data.blocks import BlockSet, block_sets, color_blocks
@@ -70,7 +69,8 @@ def prepare_data(
     (1, (2, 3), [[0, 1], [2, 3]])
 
     """
-    dtype = np.dtype(jnp.zeros((), dtype=float).dtype if dtype is None else dtype)
+    dtype = np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32) if dtype is None \
+        else np.dtype(dtype)
     gof = np.asarray(group_of_feature).astype(np.int64)
     n_rows = np.asarray(indices).shape[0]
     y = np.asarray(y, dtype=dtype)
@@ -82,10 +82,10 @@ def prepare_data(
     sets, shiftable = block_sets(indices, values, gof, n_groups=n_groups, weight=weight,
                                  dtype=dtype, layout=layout)
     return GibbsData(
-        shiftable=jnp.asarray(shiftable),
-        y=jnp.asarray(y),
-        weight=None if weight is None else jnp.asarray(weight),
-        group_of_feature=jnp.asarray(gof.astype(np.int32)),
-        group_size=jnp.asarray(np.bincount(gof, minlength=n_groups).astype(dtype)),
+        shiftable=jax.device_put(shiftable),
+        y=jax.device_put(y),
+        weight=None if weight is None else jax.device_put(weight),
+        group_of_feature=jax.device_put(gof.astype(np.int32)),
+        group_size=jax.device_put(np.bincount(gof, minlength=n_groups).astype(dtype)),
         blocks=sets,
     )

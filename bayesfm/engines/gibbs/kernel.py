@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from numpyro.infer.mcmc import MCMCKernel
@@ -72,27 +71,31 @@ class FMGibbsState(NamedTuple):
 
 def _sites(
     chain: GibbsState, data: GibbsData, ref_rows: jax.Array | None, latent: GibbsLatent,
-    small: tuple[str, ...] | None,
+    small: tuple[str, ...] | None, pointwise: bool = False,
 ) -> dict[str, jax.Array]:
     """Return the collected values of one chain's draw (all sites, or the ``small`` ones)."""
     out = dict(chain.params) if small is None else {n: chain.params[n] for n in small}
-    out["log_likelihood"] = latent.log_likelihood(chain, data)
+    if pointwise:  # every row's, read from the caches: no pass over the draws afterwards
+        out["log_likelihood_pointwise"] = latent.pointwise_log_likelihood(chain, data)
+        out["log_likelihood"] = out["log_likelihood_pointwise"].sum(-1)
+    else:
+        out["log_likelihood"] = latent.log_likelihood(chain, data)
     out.update(latent.stat_values(chain))
     if ref_rows is not None:
         out["eta_ref"] = latent.yhat(chain, data)[ref_rows]
     return out
 
 
-@partial(jax.jit, static_argnames=("latent", "term", "priors", "small"))
+@partial(jax.jit, static_argnames=("latent", "term", "priors", "small", "pointwise"))
 def _start(
     key: jax.Array, params: Any, data: GibbsData, ref_rows: jax.Array | None,
     init_scale: Any, num_warmup: Any, *, latent: GibbsLatent, term: Any, priors: FMPriors,
-    small: tuple[str, ...] | None,
+    small: tuple[str, ...] | None, pointwise: bool,
 ) -> tuple[GibbsState, dict[str, jax.Array]]:
     """Start one chain and read what is collected of it, in one compiled program."""
     chain = init(key, data, latent=latent, term=term, priors=priors, init_scale=init_scale,
                  num_warmup=num_warmup, params=params)
-    return chain, _sites(chain, data, ref_rows, latent, small)
+    return chain, _sites(chain, data, ref_rows, latent, small, pointwise)
 
 
 def _as_arrays(data: Any) -> tuple[Any, Any, Any, int | None]:
@@ -137,6 +140,9 @@ class FMGibbs(MCMCKernel):
         ``"moments"`` only: ``MCMC``'s ``num_samples`` and ``thinning`` (they place the kept
         draws), the most prediction draws kept per chain, and the training rows whose
         scores ``eta_ref`` are recorded every draw.
+    pointwise_log_likelihood : bool, default False
+        Also collect every training row's log likelihood at every draw
+        (``log_likelihood_pointwise``, N floats a draw), read from the caches.
 
     Examples
     --------
@@ -167,6 +173,7 @@ class FMGibbs(MCMCKernel):
         sample_weight: Any = None, init_scale: float = 0.1, dtype: Any = None,
         layout: str = "auto", store: str = "draws", num_samples: int | None = None,
         thinning: int = 1, max_kept: int = 100, ref_rows: Any = None,
+        pointwise_log_likelihood: bool = False,
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
@@ -209,6 +216,9 @@ class FMGibbs(MCMCKernel):
         #: Running moments are kept of these; prediction draws of ``kept_sites``.
         self.running_sites = ("w", *factors)
         self.kept_sites = ("w0", "w", *factors, *self.likelihood.prediction_sites)
+        self.pointwise = bool(pointwise_log_likelihood)
+        if self.pointwise and store == "moments":
+            raise ValueError("pointwise_log_likelihood=True needs store='draws'")
         self._num_warmup = 0
         self._vectorized = False
 
@@ -228,8 +238,8 @@ class FMGibbs(MCMCKernel):
     def _one(self, chain: GibbsState, data: GibbsData) -> tuple[GibbsState, dict]:
         """One sweep of one chain and what is collected of it."""
         chain = step(chain, data, **self.parts)
-        ref = None if self.ref_rows is None else jnp.asarray(self.ref_rows)
-        return chain, _sites(chain, data, ref, self.latent, self._small_sites())
+        ref = None if self.ref_rows is None else jax.device_put(self.ref_rows)
+        return chain, _sites(chain, data, ref, self.latent, self._small_sites(), self.pointwise)
 
     def init(
         self, rng_key: jax.Array, num_warmup: int, init_params: Any, model_args: Any,
@@ -242,9 +252,9 @@ class FMGibbs(MCMCKernel):
         """
         self._vectorized = not is_prng_key(rng_key)
         self._num_warmup = int(num_warmup)
-        ref = None if self.ref_rows is None else jnp.asarray(self.ref_rows)
-        start = partial(_start, **self.parts, small=self._small_sites())
-        args = (self.data, ref, self.init_scale, jnp.asarray(num_warmup, jnp.int32))
+        ref = None if self.ref_rows is None else jax.device_put(self.ref_rows)
+        start = partial(_start, **self.parts, small=self._small_sites(), pointwise=self.pointwise)
+        args = (self.data, ref, self.init_scale, jax.device_put(np.int32(num_warmup)))
         if self._vectorized:
             chain, sites = jax.vmap(start, in_axes=(0, 0, None, None, None, None))(
                 rng_key, init_params, *args)

@@ -8,6 +8,7 @@ import jax
 import numpy as np
 from numpyro.infer import MCMC
 
+from bayesfm.engines.gibbs.drive import sample_chains
 from bayesfm.engines.gibbs.kernel import FMGibbs
 from bayesfm.engines.problem import EngineResult, FitProblem, reference_rows
 from bayesfm.model.interactions import Interaction
@@ -25,7 +26,7 @@ def run_gibbs(
     num_warmup: int = 100, num_samples: int = 200, num_chains: int = 1, thinning: int = 1,
     rng_key: jax.Array, progress_bar: bool = True, chain_method: str = "vectorized",
     init_scale: float = 0.1, store: str = "draws", max_kept: int = 100, ref_rows: Any = None,
-    init_params: dict[str, Any] | None = None,
+    init_params: dict[str, Any] | None = None, pointwise_log_likelihood: bool = False,
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
 
@@ -33,8 +34,10 @@ def run_gibbs(
     (``indices, values, group_of_feature`` its ``data``); ``num_warmup``, ``num_samples``,
     ``num_chains``, ``thinning``, ``chain_method`` and ``progress_bar`` those of
     :class:`numpyro.infer.MCMC` (``num_samples`` post-warmup sweeps per chain, every
-    ``thinning``-th kept); ``rng_key`` seeds every chain (the draws do not depend on
-    ``store``); ``init_params`` starts the chains from given site values (batched over chains).
+    ``thinning``-th kept), which runs the chains unless they are ``"vectorized"`` (then
+    :func:`~bayesfm.engines.gibbs.drive.sample_chains` makes the same draws faster);
+    ``rng_key`` seeds every chain (the draws do not depend on ``store``); ``init_params``
+    starts the chains from given site values (batched over chains).
 
     Returns
     -------
@@ -64,30 +67,35 @@ def run_gibbs(
                      likelihood=likelihood, interaction=interaction, degree=degree,
                      n_classes=n_classes, priors=priors, sample_weight=sample_weight,
                      init_scale=init_scale, store=store, num_samples=num_samples,
-                     thinning=thinning, max_kept=max_kept, ref_rows=ref_rows)
-    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                thinning=thinning, chain_method=chain_method, progress_bar=progress_bar)
-    mcmc.run(rng_key, init_params=init_params)
-    out: dict[str, Any] = {
-        k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
-    }
+                     thinning=thinning, max_kept=max_kept, ref_rows=ref_rows,
+                     pointwise_log_likelihood=pointwise_log_likelihood)
+    settings = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                    thinning=thinning, progress_bar=progress_bar)
+    if chain_method == "vectorized":  # the same draws as MCMC's, with less around the sweep
+        out, last = sample_chains(kernel, rng_key, init_params=init_params, **settings)
+    else:
+        mcmc = MCMC(kernel, chain_method=chain_method, **settings)
+        mcmc.run(rng_key, init_params=init_params)
+        out = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        last = mcmc.last_state
     if store == "moments":
         out["posterior_moments"], out["prediction_draws"] = kernel.collect_moments(
-            mcmc.last_state.moments, num_chains)
+            last.moments, num_chains)
     return out
 
 
 def fit_gibbs(
     problem: FitProblem, *, rng_key: jax.Array, num_warmup: int = 500, num_samples: int = 500,
     num_chains: int = 2, thinning: int = 1, progress_bar: bool = True, store: str = "draws",
-    max_kept: int = 100,
+    max_kept: int = 100, pointwise_log_likelihood: bool = False,
 ) -> EngineResult:
     """Draw from the posterior of ``problem`` with the exact blocked Gibbs sampler.
 
     Any likelihood with a Gibbs latent part and any interaction term with a Gibbs term part
     (:func:`bayesfm.engines.check_supported` names them); the settings are those of
     :func:`run_gibbs`. ``store="moments"`` tracks ``eta_ref`` on
-    :func:`~bayesfm.engines.reference_rows`.
+    :func:`~bayesfm.engines.reference_rows`; ``pointwise_log_likelihood`` collects every row's
+    log likelihood in the sampler (``EngineResult.log_likelihood``).
 
     Examples
     --------
@@ -117,8 +125,10 @@ def fit_gibbs(
         num_samples=num_samples, num_chains=num_chains, thinning=thinning, rng_key=rng_key,
         progress_bar=progress_bar, store=store, max_kept=max_kept,
         ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
+        pointwise_log_likelihood=pointwise_log_likelihood,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)
     kept = samples.pop("prediction_draws", None)
-    return EngineResult(samples, stats, "gibbs", {}, moments, kept)
+    pointwise = samples.pop("log_likelihood_pointwise", None)
+    return EngineResult(samples, stats, "gibbs", {}, moments, kept, pointwise)

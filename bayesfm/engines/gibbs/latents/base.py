@@ -90,9 +90,13 @@ class GibbsLatent:
         """Return the current scores, read back from the cached residual."""
         raise NotImplementedError
 
-    def log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:
-        """Total log likelihood of the training rows at the current draw (O(N))."""
+    def pointwise_log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:
+        """Log likelihood of every training row at the current draw, from the caches (O(N))."""
         raise NotImplementedError
+
+    def log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:
+        """Total log likelihood of the training rows at the current draw."""
+        return self.pointwise_log_likelihood(state, data).sum(-1)
 
     def stat_values(self, state: Any) -> dict[str, jax.Array]:
         """Values of :attr:`stats` at the current draw."""

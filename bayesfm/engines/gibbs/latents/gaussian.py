@@ -39,9 +39,7 @@ class GaussianLatent(GibbsLatent):
     def yhat(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
         return data.y - state.e
 
-    def log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
+    def pointwise_log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
         tau = state.params["tau"][..., None]
         lp = 0.5 * jnp.log(tau / (2 * jnp.pi)) - 0.5 * tau * state.e * state.e
-        if data.weight is not None:
-            lp = lp * data.weight
-        return jnp.sum(lp, axis=-1)
+        return lp if data.weight is None else lp * data.weight

@@ -226,9 +226,8 @@ class OrdinalLatent(GibbsLatent):
     def yhat(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
         return state.latent["z"] - state.e
 
-    def log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
-        return ordinal_log_prob(self.yhat(state, data), data.y,
-                                state.params["cutpoints"]).sum(-1)
+    def pointwise_log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
+        return ordinal_log_prob(self.yhat(state, data), data.y, state.params["cutpoints"])
 
     def stat_values(self, state: Any) -> dict[str, jax.Array]:  # noqa: D102
         return {"acceptance_rate": state.latent["accept"]}

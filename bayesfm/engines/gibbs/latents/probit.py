@@ -46,5 +46,5 @@ class ProbitLatent(GibbsLatent):
     def yhat(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
         return state.latent["z"] - state.e
 
-    def log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
-        return log_ndtr((2.0 * data.y - 1.0) * self.yhat(state, data)).sum(-1)
+    def pointwise_log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
+        return log_ndtr((2.0 * data.y - 1.0) * self.yhat(state, data))

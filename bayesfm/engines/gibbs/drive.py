@@ -1,0 +1,76 @@
+"""Run the Gibbs kernel's chains in one compiled loop, the way ``numpyro.infer.MCMC`` would.
+
+:class:`~bayesfm.engines.gibbs.FMGibbs` is an ``MCMCKernel``, so ``MCMC`` runs it; bayesfm's
+own fits use :func:`sample_chains`, which makes the same draws from the same key (the keys
+split per chain, the same sweeps collected under thinning) with less around the sweep:
+``MCMC`` builds its collection buffers with two eager operations per site, each compiled
+on its own (about 20 small programs a fit), and with a progress bar runs one compiled call
+per sweep. Here the buffers are made on the host, and the progress bar advances once per
+twentieth of the run, each a call of one compiled loop with the bounds as arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+from jax import lax
+from tqdm.auto import tqdm
+
+__all__ = ["sample_chains"]
+
+
+def sample_chains(
+    kernel: Any, rng_key: jax.Array, *, num_warmup: int, num_samples: int, num_chains: int = 1,
+    thinning: int = 1, progress_bar: bool = False, init_params: Any = None,
+) -> tuple[dict[str, np.ndarray], Any]:
+    """Run ``num_chains`` chains; return the collected ``sites`` ``(chain, draw, ...)``.
+
+    The draws are those of ``MCMC(kernel, num_warmup, num_samples, num_chains, thinning,
+    chain_method="vectorized").run(rng_key)``: of the ``num_samples`` post-warmup sweeps the
+    last of every ``thinning`` consecutive ones is kept. Also returns the last state.
+
+    Examples
+    --------
+    >>> import jax, numpy as np
+    >>> from bayesfm.engines.gibbs import FMGibbs
+    >>> from bayesfm.engines.gibbs.drive import sample_chains
+    >>> idx = np.array([[0, 2], [1, 3], [0, 3]]); val = np.ones((3, 2), np.float32)
+    >>> kernel = FMGibbs((idx, val, np.array([0, 0, 1, 1])), np.array([1.0, 2.0, 3.0]), rank=2)
+    >>> draws, _ = sample_chains(kernel, jax.random.key(0), num_warmup=5, num_samples=10,
+    ...                          num_chains=2)
+    >>> draws["v"].shape
+    (2, 10, 4, 2)
+    """
+    keys = jax.random.split(rng_key, num_chains) if num_chains > 1 else rng_key
+    state = kernel.init(keys, num_warmup, init_params, (), {})
+    total = num_warmup + num_samples
+    n_keep = num_samples // thinning
+    start = num_warmup + num_samples % thinning
+
+    def body(i: jax.Array, carry: tuple) -> tuple:
+        state, collected = carry
+        state = kernel.sample(state, (), {})
+        slot = (i - start) // thinning
+
+        def put(c: dict) -> dict:
+            return jax.tree.map(lambda buf, x: buf.at[slot].set(x), c, state.sites)
+
+        return state, lax.cond(slot >= 0, put, lambda c: c, collected)
+
+    @jax.jit
+    def run(state: Any, collected: dict, lo: jax.Array, hi: jax.Array) -> tuple:
+        return lax.fori_loop(lo, hi, body, (state, collected))
+
+    collected = {k: jax.device_put(np.zeros((n_keep, *np.shape(v)), np.asarray(v).dtype))
+                 for k, v in state.sites.items()}
+    bounds = np.linspace(0, total, 21 if progress_bar and total >= 20 else 2).astype(int)
+    with tqdm(total=total, desc="gibbs", disable=not progress_bar, leave=False) as bar:
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            state, collected = run(state, collected, np.int32(lo), np.int32(hi))
+            bar.set_postfix_str("warmup" if hi <= num_warmup else "sample", refresh=False)
+            bar.update(int(hi - lo))
+    out = {k: np.asarray(v) for k, v in collected.items()}
+    axis = (lambda a: np.swapaxes(a, 0, 1)) if num_chains > 1 else (lambda a: a[None])
+    return {k: axis(v) for k, v in out.items()}, state
