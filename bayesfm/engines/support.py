@@ -86,7 +86,7 @@ def support_table() -> list[SupportCell]:
     >>> from bayesfm.engines import support_table
     >>> cells = support_table()
     >>> sum(c.supported for c in cells), len(cells)
-    (45, 72)
+    (42, 72)
     """
     terms = [cls.name for cls in INTERACTIONS.values()]
     return [

@@ -37,6 +37,7 @@ def _z_scale(draws: np.ndarray) -> np.ndarray:
 
 def _rhat(draws: np.ndarray) -> np.ndarray:
     """Classic R-hat of every column of ``(C, n, M)`` draws."""
+    draws = np.asarray(draws, dtype=np.float64)
     n = draws.shape[1]
     between = n * np.var(draws.mean(axis=1), axis=0, ddof=1)
     within = np.mean(np.var(draws, axis=1, ddof=1), axis=0)
@@ -54,7 +55,7 @@ def rhat_rank(draws: np.ndarray) -> np.ndarray:
     >>> bool(np.all(rhat_rank(x) < 1.01))
     True
     """
-    draws = np.asarray(draws, dtype=np.float64)
+    draws = np.asarray(draws)
     if draws.shape[0] < 2 or draws.shape[1] < 4:
         return np.full(draws.shape[2], np.nan)
     split = _split(draws)
@@ -75,6 +76,7 @@ def _autocov(draws: np.ndarray) -> np.ndarray:
 
 def _ess(draws: np.ndarray) -> np.ndarray:
     """ESS of every column of ``(C, n, M)`` draws (Geyer's initial monotone sequence)."""
+    draws = np.asarray(draws, dtype=np.float64)
     c, n, m = draws.shape
     out = np.full(m, float(c * n))
     constant = (draws.max(axis=(0, 1)) - draws.min(axis=(0, 1))) < np.finfo(float).resolution
@@ -128,7 +130,7 @@ def _enough(draws: np.ndarray) -> bool:
 
 def ess_bulk(draws: np.ndarray) -> np.ndarray:
     """Bulk ESS: the ESS of the rank-normalised split chains."""
-    draws = np.asarray(draws, dtype=np.float64)
+    draws = np.asarray(draws)
     if not _enough(draws):
         return np.full(draws.shape[2], np.nan)
     return _ess(_z_scale(_split(draws)))
@@ -136,7 +138,7 @@ def ess_bulk(draws: np.ndarray) -> np.ndarray:
 
 def ess_mean(draws: np.ndarray) -> np.ndarray:
     """ESS of the mean: the ESS of the split chains (no rank normalisation)."""
-    draws = np.asarray(draws, dtype=np.float64)
+    draws = np.asarray(draws)
     if not _enough(draws):
         return np.full(draws.shape[2], np.nan)
     return _ess(_split(draws))
@@ -152,7 +154,7 @@ def ess_tail(draws: np.ndarray, prob: float | None = None) -> np.ndarray:
         from arviz_base import rcParams
 
         prob = float(rcParams["stats.ci_prob"])
-    draws = np.asarray(draws, dtype=np.float64)
+    draws = np.asarray(draws)
     if not _enough(draws):
         return np.full(draws.shape[2], np.nan)
     flat = draws.reshape(-1, draws.shape[2])
@@ -163,18 +165,22 @@ def ess_tail(draws: np.ndarray, prob: float | None = None) -> np.ndarray:
     return np.minimum(*out)
 
 
+def _rows(draws: np.ndarray) -> np.ndarray:
+    """``(M, C n)`` contiguous rows: reductions then sum in arviz-stats' order (float32 too)."""
+    return np.ascontiguousarray(draws.reshape(-1, draws.shape[2]).T)
+
+
 def mcse_mean(draws: np.ndarray) -> np.ndarray:
     """Monte Carlo standard error of the posterior mean."""
-    draws = np.asarray(draws, dtype=np.float64)
-    flat = draws.reshape(-1, draws.shape[2])
-    return np.std(flat, axis=0, ddof=1) / np.sqrt(ess_mean(draws))
+    draws = np.asarray(draws)
+    return np.std(_rows(draws), axis=1, ddof=1) / np.sqrt(ess_mean(draws))
 
 
 def mcse_sd(draws: np.ndarray) -> np.ndarray:
     """Monte Carlo standard error of the posterior standard deviation."""
-    draws = np.asarray(draws, dtype=np.float64)
-    centred = draws - draws.reshape(-1, draws.shape[2]).mean(axis=0)
+    draws = np.asarray(draws)
+    centred = draws - _rows(draws).mean(axis=1)
     ess = ess_mean(centred**2)
-    evar = (centred**2).reshape(-1, draws.shape[2]).mean(axis=0)
-    varvar = ((centred**4).reshape(-1, draws.shape[2]).mean(axis=0) - evar**2) / ess
+    evar = _rows(centred**2).mean(axis=1)
+    varvar = (_rows(centred**4).mean(axis=1) - evar**2) / ess
     return np.sqrt(varvar / evar / 4)

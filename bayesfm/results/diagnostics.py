@@ -10,6 +10,7 @@ moves them without changing the fit.)
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,26 +42,47 @@ def _identifiable_dataset(dt: xr.DataTree) -> xr.Dataset:
     return ds
 
 
-def _stacked(ds: xr.Dataset) -> tuple[np.ndarray, list[str], list[str]]:
-    """Every variable's draws side by side: ``(chain, draw, M)``, the labels and variable names.
+class _Stacked:
+    """Every variable's draws side by side, ``(chain, draw, M)`` per dtype, with labels.
 
-    Labels follow ArviZ's summary (``w[user=42]``; a scalar by its name alone).
+    Labels follow ArviZ's summary (``w[user=42]``; a scalar by its name alone). Columns keep
+    their dtype (arviz-stats folds and centres float32 draws in float32), so each dtype is
+    one stacked array and :meth:`apply` puts the results back in column order.
     """
-    columns, labels, owners = [], [], []
-    for name, da in ds.data_vars.items():
-        da = da.transpose("chain", "draw", ...)
-        extra = [d for d in da.dims if d not in ("chain", "draw")]
-        flat = np.asarray(da.values, dtype=np.float64).reshape(da.sizes["chain"],
-                                                                da.sizes["draw"], -1)
-        columns.append(flat)
-        if not extra:
-            labels.append(str(name))
-        else:
-            index = da.isel(chain=0, draw=0, drop=True).to_series().index
-            labels += [f"{name}[{', '.join(map(str, key if isinstance(key, tuple) else (key,)))}]"
-                       for key in index]
-        owners += [str(name)] * flat.shape[2]
-    return np.concatenate(columns, axis=2), labels, owners
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self.columns: list[np.ndarray] = []
+        self.labels: list[str] = []
+        self.owners: list[str] = []
+        for name, da in ds.data_vars.items():
+            da = da.transpose("chain", "draw", ...)
+            extra = [d for d in da.dims if d not in ("chain", "draw")]
+            values = np.asarray(da.values)
+            if values.dtype.kind != "f":
+                values = values.astype(np.float64)
+            flat = values.reshape(da.sizes["chain"], da.sizes["draw"], -1)
+            self.columns += [flat[..., j] for j in range(flat.shape[2])]
+            if not extra:
+                self.labels.append(str(name))
+            else:
+                index = da.isel(chain=0, draw=0, drop=True).to_series().index
+                self.labels += [
+                    f"{name}[{', '.join(map(str, key if isinstance(key, tuple) else (key,)))}]"
+                    for key in index]
+            self.owners += [str(name)] * flat.shape[2]
+
+    def apply(self, fn: Any, split_one_chain: bool = False) -> np.ndarray:
+        """``fn`` of every column (one vectorised call per dtype), in column order."""
+        out = np.full(len(self.columns), np.nan)
+        for dtype in {c.dtype for c in self.columns}:
+            where = [j for j, c in enumerate(self.columns) if c.dtype == dtype]
+            draws = np.stack([self.columns[j] for j in where], axis=2)
+            if split_one_chain and draws.shape[0] == 1 and draws.shape[1] >= 4:
+                # One chain: R-hat compares its two halves, as it would several chains.
+                half = draws.shape[1] // 2
+                draws = np.concatenate([draws[:, :half], draws[:, half:2 * half]], axis=0)
+            out[where] = fn(draws)
+        return out
 
 
 def convergence_summary(dt: xr.DataTree, *, ci_prob: float = 0.9) -> pd.DataFrame:
@@ -79,19 +101,25 @@ def convergence_summary(dt: xr.DataTree, *, ci_prob: float = 0.9) -> pd.DataFram
     >>> list(convergence_summary(dt).index)  # raw v is never summarised
     ['w0']
     """
-    draws, labels, _ = _stacked(_identifiable_dataset(dt))
-    flat = draws.reshape(-1, draws.shape[2])
+    cols = _Stacked(_identifiable_dataset(dt))
     perc = int(ci_prob * 100)
-    lo, hi = np.quantile(flat, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+
+    def flat(fn: Any) -> Any:
+        return lambda d: fn(d.reshape(-1, d.shape[2]))
+
+    probs = [(1 - ci_prob) / 2, (1 + ci_prob) / 2]
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore")
         table = {
-            "mean": flat.mean(axis=0), "sd": flat.std(axis=0, ddof=1),
-            f"eti{perc}_lb": lo, f"eti{perc}_ub": hi,
-            "ess_bulk": ess_bulk(draws), "ess_tail": ess_tail(draws),
-            "r_hat": rhat_rank(draws), "mcse_mean": mcse_mean(draws), "mcse_sd": mcse_sd(draws),
+            "mean": cols.apply(flat(lambda f: f.mean(axis=0))),
+            "sd": cols.apply(flat(lambda f: f.std(axis=0, ddof=1))),
+            f"eti{perc}_lb": cols.apply(flat(lambda f: np.quantile(f, probs[0], axis=0))),
+            f"eti{perc}_ub": cols.apply(flat(lambda f: np.quantile(f, probs[1], axis=0))),
+            "ess_bulk": cols.apply(ess_bulk), "ess_tail": cols.apply(ess_tail),
+            "r_hat": cols.apply(rhat_rank), "mcse_mean": cols.apply(mcse_mean),
+            "mcse_sd": cols.apply(mcse_sd),
         }
-    return pd.DataFrame(table, index=labels)
+    return pd.DataFrame(table, index=cols.labels)
 
 
 def check_convergence(
@@ -118,17 +146,14 @@ def check_convergence(
     list of str
         One line per problem; empty when the fit looks converged.
     """
-    draws, _, owners = _stacked(_identifiable_dataset(dt))
-    if draws.shape[0] == 1 and draws.shape[1] >= 4:
-        # One chain: R-hat compares its two halves (split-R-hat), as it would for several.
-        half = draws.shape[1] // 2
-        draws = np.concatenate([draws[:, :half], draws[:, half:2 * half]], axis=0)
+    cols = _Stacked(_identifiable_dataset(dt))
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore")
-        rhat, ess = rhat_rank(draws), ess_bulk(draws)
+        rhat = cols.apply(rhat_rank, split_one_chain=True)
+        ess = cols.apply(ess_bulk, split_one_chain=True)
     problems = []
-    owner = np.asarray(owners)
-    for name in dict.fromkeys(owners):
+    owner = np.asarray(cols.owners)
+    for name in dict.fromkeys(cols.owners):
         r, e = rhat[owner == name], ess[owner == name]
         r_max = np.nanmax(r) if r.size and np.isfinite(r).any() else np.inf
         e_min = np.nanmin(e) if e.size and np.isfinite(e).any() else 0.0
