@@ -129,8 +129,7 @@ class BayesianFMBase(BaseEstimator):
         """Validate labels; return them coded as the likelihood expects (float64)."""
         raise NotImplementedError
 
-    def _decode(self, codes: np.ndarray) -> np.ndarray:
-        """Replicated observations in the user's labels (identity for regression)."""
+    def _decode(self, codes: np.ndarray) -> np.ndarray:  # noqa: D102 - user labels of codes
         return codes
 
     # -- inputs ----------------------------------------------------------------------------
@@ -299,8 +298,7 @@ class BayesianFMBase(BaseEstimator):
 
         Examples
         --------
-        >>> s = fm.predict_summary(X, prob=0.9)  # doctest: +SKIP
-        >>> s.mean, s.sd, s.lower, s.upper  # doctest: +SKIP
+        >>> mean, sd, lower, upper = fm.predict_summary(X, prob=0.9)  # doctest: +SKIP
         """
         return self._summaries(X, prob, kind)
 

@@ -155,12 +155,6 @@ class FMGibbs(MCMCKernel):
     >>> mcmc.run(jax.random.key(0))
     >>> mcmc.get_samples()["v"].shape
     (10, 4, 2)
-    >>> kernel = FMGibbs((idx, val, np.array([0, 0, 1, 1])), [0, 2, 1], rank=2,
-    ...                  likelihood="ordinal", n_classes=3, interaction="ffm")
-    >>> mcmc = MCMC(kernel, num_warmup=5, num_samples=10, progress_bar=False)
-    >>> mcmc.run(jax.random.key(0))
-    >>> mcmc.get_samples()["cutpoints"].shape, mcmc.get_samples()["v"].shape
-    ((10, 2), (10, 4, 2, 2))
     """
 
     sample_field = "sites"

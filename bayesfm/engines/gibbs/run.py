@@ -8,7 +8,7 @@ import jax
 import numpy as np
 from numpyro.infer import MCMC
 
-from bayesfm.engines.gibbs.drive import sample_chains
+from bayesfm.engines.drive import sample_chains
 from bayesfm.engines.gibbs.kernel import FMGibbs
 from bayesfm.engines.problem import EngineResult, FitProblem, reference_rows
 from bayesfm.model.interactions import Interaction
@@ -35,7 +35,7 @@ def run_gibbs(
     ``num_chains``, ``thinning``, ``chain_method`` and ``progress_bar`` those of
     :class:`numpyro.infer.MCMC` (``num_samples`` post-warmup sweeps per chain, every
     ``thinning``-th kept), which runs the chains unless they are ``"vectorized"`` (then
-    :func:`~bayesfm.engines.gibbs.drive.sample_chains` makes the same draws faster);
+    :func:`~bayesfm.engines.drive.sample_chains` makes the same draws faster);
     ``rng_key`` seeds every chain (the draws do not depend on ``store``); ``init_params``
     starts the chains from given site values (batched over chains).
 

@@ -75,14 +75,17 @@ def init(
     Examples
     --------
     >>> import jax, numpy as np
-    >>> from bayesfm.engines.gibbs import init, latent_for, prepare_data, term_for
+    >>> from bayesfm.engines.gibbs import init, latent_for, prepare_data, step, term_for
     >>> from bayesfm.model import get_interaction, get_likelihood
     >>> d = prepare_data(np.array([[0, 2], [1, 3]]), np.ones((2, 2)), [0, 0, 1, 1],
     ...                  [1.0, -1.0], n_groups=2)
-    >>> s = init(jax.random.key(0), d, latent=latent_for(get_likelihood("gaussian")),
-    ...          term=term_for(get_interaction("fm"), n_groups=2, rank=3))
-    >>> s.params["v"].shape, s.q.shape, s.params["mu_v"].shape
-    ((4, 3), (3, 2), (2, 3))
+    >>> parts = dict(latent=latent_for(get_likelihood("gaussian")),
+    ...              term=term_for(get_interaction("fm"), n_groups=2, rank=3))
+    >>> s = init(jax.random.key(0), d, **parts)
+    >>> for _ in range(3):
+    ...     s = step(s, d, **parts)
+    >>> s.params["v"].shape, s.q.shape, s.params["mu_v"].shape, bool(s.params["tau"] > 0)
+    ((4, 3), (3, 2), (2, 3), True)
     """
     dtype = data.y.dtype
     p, n_rows = data.group_of_feature.shape[0], data.y.shape[0]
@@ -231,22 +234,7 @@ def step(
     """One exact blocked Gibbs sweep over every parameter (jit-compiled once per shape).
 
     ``data`` is an argument, so the compiled sweep does not embed the data; the parts and
-    ``priors`` are static, as in :func:`init`.
-
-    Examples
-    --------
-    >>> import jax, numpy as np
-    >>> from bayesfm.engines.gibbs import init, latent_for, prepare_data, step, term_for
-    >>> from bayesfm.model import get_interaction, get_likelihood
-    >>> d = prepare_data(np.array([[0, 2], [1, 3]]), np.ones((2, 2)), [0, 0, 1, 1],
-    ...                  [1.0, -1.0], n_groups=2)
-    >>> parts = dict(latent=latent_for(get_likelihood("gaussian")),
-    ...              term=term_for(get_interaction("fm"), n_groups=2, rank=2))
-    >>> s = init(jax.random.key(0), d, **parts)
-    >>> for _ in range(3):
-    ...     s = step(s, d, **parts)
-    >>> s.params["w"].shape, bool(s.params["tau"] > 0)
-    ((4,), True)
+    ``priors`` are static, as in :func:`init` (whose example runs a few steps).
     """
     latent.check(data)
     return _sweep(state, data, latent, term, priors)

@@ -5,12 +5,5 @@ from bayesfm.engines.gibbs.latents.gaussian import GaussianLatent
 from bayesfm.engines.gibbs.latents.probit import ProbitLatent
 from bayesfm.engines.gibbs.latents.ordinal import OrdinalLatent
 
-__all__ = [
-    "LATENTS",
-    "GaussianLatent",
-    "GibbsLatent",
-    "OrdinalLatent",
-    "ProbitLatent",
-    "latent_for",
-    "register_latent",
-]
+__all__ = ["LATENTS", "GaussianLatent", "GibbsLatent", "OrdinalLatent", "ProbitLatent",
+           "latent_for", "register_latent"]

@@ -1,8 +1,9 @@
-"""Run the Gibbs kernel's chains in one compiled loop, the way ``numpyro.infer.MCMC`` would.
+"""Run an MCMC kernel's chains in one compiled loop, the way ``numpyro.infer.MCMC`` would.
 
-:class:`~bayesfm.engines.gibbs.FMGibbs` is an ``MCMCKernel``, so ``MCMC`` runs it; bayesfm's
-own fits use :func:`sample_chains`, which makes the same draws from the same key (the keys
-split per chain, the same sweeps collected under thinning) with less around the sweep:
+Any ``MCMCKernel`` whose state carries what it collects as ``state.sites`` (bayesfm's
+:class:`~bayesfm.engines.gibbs.FMGibbs`) can be run by ``MCMC``; bayesfm's own fits use
+:func:`sample_chains`, which makes the same draws from the same key (the keys split per
+chain, the same sweeps collected under thinning) with less around the sweep:
 ``MCMC`` builds its collection buffers with two eager operations per site, each compiled
 on its own (about 20 small programs a fit), and with a progress bar runs one compiled call
 per sweep. Here the buffers are made on the host, and the progress bar advances once per
@@ -35,7 +36,7 @@ def sample_chains(
     --------
     >>> import jax, numpy as np
     >>> from bayesfm.engines.gibbs import FMGibbs
-    >>> from bayesfm.engines.gibbs.drive import sample_chains
+    >>> from bayesfm.engines.drive import sample_chains
     >>> idx = np.array([[0, 2], [1, 3], [0, 3]]); val = np.ones((3, 2), np.float32)
     >>> kernel = FMGibbs((idx, val, np.array([0, 0, 1, 1])), np.array([1.0, 2.0, 3.0]), rank=2)
     >>> draws, _ = sample_chains(kernel, jax.random.key(0), num_warmup=5, num_samples=10,
