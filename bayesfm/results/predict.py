@@ -103,23 +103,29 @@ def _eta_block(
     return jax.vmap(lambda p: fm_score(p, interaction, indices, values, group_of_feature))(params)
 
 
+def _bucket(n: int, cap: int) -> int:
+    """Rows a chunk of ``n`` rows is padded to: a power of two (at least 32), at most ``cap``."""
+    return min(cap, max(32, 1 << (max(n, 1) - 1).bit_length()))
+
+
 def eta_chunks(
     draws: PosteriorDraws, indices: np.ndarray, values: np.ndarray, rows_per_chunk: int
 ) -> Iterator[tuple[slice, jax.Array]]:
     """Yield ``(row slice, eta draws of shape (S, rows))`` chunk after chunk.
 
-    Every chunk is padded to ``rows_per_chunk`` rows so that one compiled function serves
-    them all.
+    Chunks are padded to ``rows_per_chunk`` rows, or a few rows to a power of two, so that
+    one compiled function serves every chunk and calls with similar row counts share one.
     """
     fm_params = {k: a for k, a in draws.params.items()
                  if k not in draws.likelihood.prediction_sites}
     n = indices.shape[0]
-    for start in range(0, n, rows_per_chunk):
-        stop = min(start + rows_per_chunk, n)
+    width = _bucket(n, rows_per_chunk)
+    for start in range(0, n, width):
+        stop = min(start + width, n)
         idx = indices[start:stop]
         val = values[start:stop]
-        pad = rows_per_chunk - (stop - start)
-        if pad and n > rows_per_chunk:
+        pad = width - (stop - start)
+        if pad:  # padding rows point at feature 0 with value 0 and are dropped below
             idx = np.concatenate([idx, np.zeros((pad, idx.shape[1]), idx.dtype)])
             val = np.concatenate([val, np.zeros((pad, val.shape[1]), val.dtype)])
         eta = _eta_block(fm_params, jax.device_put(idx), jax.device_put(val),
