@@ -1,5 +1,6 @@
 """scikit-learn conformance (parametrize_with_checks) with a small, fast engine setting."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from bayesfm import BayesianFMClassifier, BayesianFMOrdinal, BayesianFMRegressor
@@ -72,9 +73,29 @@ def _expected_failed_checks(estimator):
     return failures
 
 
+#: Declared failures that would run whole fits before failing on their last line: the ordinal
+#: estimator's blob-accuracy checks (a minute each here). They are reported as skipped with
+#: their reason instead of running to the expected failure.
+_SKIP_NOT_RUN = ("check_classifiers_train",)
+
+
 @parametrize_with_checks(
     [BayesianFMRegressor(**_GIBBS), BayesianFMClassifier(**_GIBBS), BayesianFMOrdinal(**_GIBBS)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
+    name = getattr(check, "func", check).__name__
+    reason = _expected_failed_checks(estimator).get(_check_id(check))
+    if reason is not None and name in _SKIP_NOT_RUN:
+        pytest.skip(f"declared failure, not run: {reason}")
     check(estimator)
+
+
+def _check_id(check) -> str:
+    """The check's name as sklearn's expected_failed_checks keys it (with its keywords)."""
+    func = getattr(check, "func", check)
+    keywords = getattr(check, "keywords", {})
+    if not keywords:
+        return func.__name__
+    args = ",".join(f"{k}={v}" for k, v in keywords.items())
+    return f"{func.__name__}({args})"
