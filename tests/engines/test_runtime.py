@@ -19,14 +19,16 @@ def _fit(n_rows):
 
 @pytest.mark.skipif(runtime._memory_maps() is None, reason="needs Linux's /proc")
 def test_clearing_unmaps_the_programs_of_earlier_fits():
+    _fit(29)  # the first fit maps what stays for good (libraries, thread pools)
     release_compiled_programs(fraction=0.0)  # start from no cached program
     before = runtime._memory_maps()[0]
-    for n in (30, 31, 32):  # three shapes: three sets of compiled programs
+    for n in range(30, 36):  # six shapes: six sets of compiled programs
         _fit(n)
     grown = runtime._memory_maps()[0]
-    # Each compiled sampler holds hundreds of mappings (about 400 for this regressor), so
-    # three fits add far more than the few dozen that allocations come and go by.
-    assert grown - before > 300, (before, grown)
+    # A fit compiles 7 programs holding about 30-40 mappings together (measured: 30 a fit on
+    # this 4-feature regressor, 40 in CI), so six fits add about 180-240, well above the few
+    # dozen that allocations come and go by.
+    assert grown - before > 120, (before, grown)
     assert release_compiled_programs(fraction=0.0) is True
     after = runtime._memory_maps()[0]
     assert after < before + 0.2 * (grown - before), (before, grown, after)
