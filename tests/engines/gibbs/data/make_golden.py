@@ -41,5 +41,7 @@ d, y = problem("ordinal")
 r = run_gibbs_ordinal(d.indices, d.values, d.group_of_feature, y, n_groups=d.n_groups,
                       n_classes=4, **common)
 out.update({f"fm_ordinal_{k}": v for k, v in r.items()})
+import jaxlib
+out["_jax_version"] = np.array(f"jax {jax.__version__}, jaxlib {jaxlib.__version__}")
 np.savez_compressed("gibbs_golden_0f0a163.npz", **out)
 print(len(out), sum(v.nbytes for v in out.values()))
