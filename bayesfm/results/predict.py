@@ -111,10 +111,11 @@ def _bucket(n: int, cap: int) -> int:
 def eta_chunks(
     draws: PosteriorDraws, indices: np.ndarray, values: np.ndarray, rows_per_chunk: int
 ) -> Iterator[tuple[slice, jax.Array]]:
-    """Yield ``(row slice, eta draws of shape (S, rows))`` chunk after chunk.
+    """Yield ``(row slice, eta draws of shape (S, rows))`` chunk after chunk, on the host.
 
     Chunks are padded to ``rows_per_chunk`` rows, or a few rows to a power of two, so that
     one compiled function serves every chunk and calls with similar row counts share one.
+    The padding is cut off on the host (cutting a device array compiles a slice per shape).
     """
     fm_params = {k: a for k, a in draws.params.items()
                  if k not in draws.likelihood.prediction_sites}
@@ -130,7 +131,7 @@ def eta_chunks(
             val = np.concatenate([val, np.zeros((pad, val.shape[1]), val.dtype)])
         eta = _eta_block(fm_params, jax.device_put(idx), jax.device_put(val),
                          draws.group_of_feature, draws.interaction)
-        yield slice(start, stop), eta[:, : stop - start]
+        yield slice(start, stop), np.asarray(eta)[:, : stop - start]
 
 
 def _check_prob(prob: Any) -> None:
