@@ -311,7 +311,9 @@ class Degree3Term(PlainTerm):
     ) -> Cache:
         r1, r2 = cache
         r1 = add_rows(r1, rows, jnp.where(c == 0, 0.0, new_a - a))
-        r2 = add_rows(r2, rows, jnp.where(c > self.rank, new_a * new_a - a * a, 0.0))
+        # Q_f changes only for the v3 columns: the w and v columns skip its scatter.
+        r2 = lax.cond(c > self.rank, lambda r: add_rows(r, rows, new_a * new_a - a * a),
+                      lambda r: r, r2)
         return r1, r2
 
     def residual_change(  # noqa: D102
