@@ -11,9 +11,11 @@ the working cells scored at least 0.45 and 0.80 on these settings when the test 
 
 Every cell runs with ``--runslow``. By default only the cells that no other default test
 fits to convergence run here: probit x FFM and probit x degree 3 with Gibbs, ordinal x FFM
-and ordinal x degree 3 with SVI (new with the one engine), and logit with Gibbs on the plain
-FM (draws) and the FFM (moments), new with the Polya-Gamma step (logit x degree 3 with Gibbs
-and logit in the other store run with ``--runslow``). The other supported cells are
+and ordinal x degree 3 with SVI (new with the one engine), and logit x FFM with Gibbs and
+``store="moments"`` (new with the Polya-Gamma step). Logit x plain FM is not a default cell:
+its planted clicks carry little information at this size, and Gibbs (skill 0.156, coverage
+0.82) scores what NUTS scores on the same data (0.157, 0.85), under the 0.3 asked here; the
+logit plain FM is checked by default in test_recovery.py (2,000 rows, coverage 85-95%). The other supported cells are
 covered by default elsewhere, with the stricter 85-95% coverage criterion: every Gibbs cell
 with ``store="moments"`` and ordinal x FFM / degree 3 with draws in
 test_recovery_variants.py (which also fits the Gaussian FFM and degree-3 FM), the Gaussian
@@ -44,7 +46,7 @@ _ENGINE = {
 #: Cells with no other default test that fits them to convergence.
 _DEFAULT = {("probit", "ffm", "gibbs", "draws"), ("probit", "fm3", "gibbs", "draws"),
             ("ordinal", "ffm", "svi", "draws"), ("ordinal", "fm3", "svi", "draws"),
-            ("logit", "fm", "gibbs", "draws"), ("logit", "ffm", "gibbs", "moments")}
+            ("logit", "ffm", "gibbs", "moments")}
 
 
 def _estimator(likelihood: str, **settings):
