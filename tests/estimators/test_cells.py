@@ -15,9 +15,10 @@ and ordinal x degree 3 with SVI (new with the one engine), and logit x FFM with 
 ``store="moments"`` (new with the Polya-Gamma step). Logit x plain FM is not a default cell:
 its planted clicks carry little information at this size, and Gibbs (skill 0.156, coverage
 0.82) scores what NUTS scores on the same data (0.157, 0.85), under the 0.3 asked here; the
-logit plain FM is checked by default in test_recovery.py (2,000 rows, coverage 85-95%). The other supported cells are
-covered by default elsewhere, with the stricter 85-95% coverage criterion: every Gibbs cell
-with ``store="moments"`` and ordinal x FFM / degree 3 with draws in
+logit plain FM is checked by default in test_recovery.py (2,000 rows, coverage 85-95%).
+The other supported cells are covered by default elsewhere, with the stricter 85-95%
+coverage criterion: every Gibbs cell with ``store="moments"`` and ordinal x FFM / degree 3
+with draws in
 test_recovery_variants.py (which also fits the Gaussian FFM and degree-3 FM), the Gaussian
 and probit plain FM in tests/engines/gibbs (Gibbs) and test_recovery.py (NUTS), the ordinal
 plain FM in test_ordinal.py, and SVI in tests/engines/test_svi.py. NUTS on the variants and
