@@ -118,7 +118,7 @@ def test_gibbs_sbc_logit():
     """Polya-Gamma logit Gibbs under the default hyperpriors (Gamma(1, 1), unlike probit's).
 
     Ranks w0, one weight, one group's lambda_w and one prediction (400 replications, 500
-    warm-up sweeps, 49 draws 10 sweeps apart; about 5 minutes on one loaded core). Asserted on
+    warm-up sweeps, 49 draws 10 sweeps apart; 26 s on a quiet core, 5 minutes loaded). Asserted on
     the replications whose labels are not all equal (347 of 400): selecting replications by
     a function of the data alone keeps SBC exact (given y the truth is a posterior draw, so its
     rank is uniform whatever y's are kept). On the 53 separated data sets (all clicks or none,
