@@ -106,8 +106,8 @@ def _add_fit_parser(sub: Any) -> None:
     model.add_argument("--rank", type=_positive_int, default=8, metavar="K",
                        help="number of latent factors per feature (default: %(default)s)")
     model.add_argument("--method", default="gibbs", choices=["gibbs", "nuts", "svi"],
-                       help="inference engine: exact blocked Gibbs (fast; binary needs the "
-                       "probit link), NUTS (small data), SVI (approximate) "
+                       help="inference engine: exact blocked Gibbs (fast; both binary "
+                       "links), NUTS (small data), SVI (approximate) "
                        "(default: %(default)s)")
     model.add_argument("--iter", type=_positive_int, default=500, metavar="N",
                        help="posterior draws kept per chain (SVI: draws taken from the "

@@ -37,8 +37,7 @@ def unsupported_reason(
                 "keep every draw")
     if method == "gibbs":
         if likelihood not in LATENTS:
-            hint = " (link='probit' is exact with Gibbs)" if likelihood == "logit" else ""
-            return (f"method='gibbs' has no exact update for likelihood={likelihood!r}{hint}; "
+            return (f"method='gibbs' has no exact update for likelihood={likelihood!r}; "
                     f"Gibbs samples the likelihoods {', '.join(LATENTS)}; use method='nuts' "
                     "or 'svi'")
         if interaction not in TERMS:
@@ -56,11 +55,11 @@ def check_supported(
     --------
     >>> from bayesfm.engines import check_supported
     >>> from bayesfm.model import get_interaction, get_likelihood
-    >>> check_supported(get_likelihood("probit"), get_interaction("ffm"), "gibbs", "moments")
-    >>> check_supported(get_likelihood("logit"), get_interaction("fm"), "gibbs", "draws")
+    >>> check_supported(get_likelihood("logit"), get_interaction("ffm"), "gibbs", "moments")
+    >>> check_supported(get_likelihood("logit"), get_interaction("fm"), "nuts", "moments")
     Traceback (most recent call last):
     ...
-    ValueError: method='gibbs' has no exact update for likelihood='logit' ...
+    ValueError: store='moments' needs method='gibbs' (got method='nuts'); ...
     """
     reason = unsupported_reason(likelihood.name, interaction.name, method, store)
     if reason is not None:
@@ -86,7 +85,7 @@ def support_table() -> list[SupportCell]:
     >>> from bayesfm.engines import support_table
     >>> cells = support_table()
     >>> sum(c.supported for c in cells), len(cells)
-    (42, 72)
+    (48, 72)
     """
     terms = [cls.name for cls in INTERACTIONS.values()]
     return [

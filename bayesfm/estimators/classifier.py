@@ -28,7 +28,8 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
     ----------
     rank : int, default 8
     method : {"gibbs", "nuts", "svi"}, default "gibbs"
-        ``"gibbs"`` needs ``link="probit"`` (the exact augmentation).
+        Gibbs is exact for both links (truncated-normal augmentation for probit,
+        Polya-Gamma for logit).
     link : {"probit", "logit"}, default "probit"
         ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
     model : {"fm", "ffm"}, default "fm"

@@ -76,10 +76,12 @@ def libfm_files(tmp_path_factory):
     return d
 
 
-def test_fit_libfm_binary_equals_the_python_api(libfm_files, tmp_path, capsys):
+@pytest.mark.parametrize("link", ["probit", "logit"])  # both exact with the default Gibbs
+def test_fit_libfm_binary_equals_the_python_api(libfm_files, tmp_path, capsys, link):
     out = tmp_path / "out"
     rc = main(["fit", "--train", str(libfm_files / "train.libfm"), "--test",
-               str(libfm_files / "test.libfm"), "--task", "binary", "--out", str(out), *FAST])
+               str(libfm_files / "test.libfm"), "--task", "binary", "--link", link, "--out",
+               str(out), *FAST])
     assert rc == 0
     report = json.loads((out / "report.json").read_text())
     for name in ("predictions.csv", "summary.csv", "posterior.nc", "trace.png", "rank.png",
@@ -91,7 +93,7 @@ def test_fit_libfm_binary_equals_the_python_api(libfm_files, tmp_path, capsys):
 
     X_tr, y_tr = read_libfm(libfm_files / "train.libfm")
     X_te, y_te = read_libfm(libfm_files / "test.libfm", n_features=X_tr.shape[1])
-    clf = BayesianFMClassifier(rank=2, num_warmup=30, num_samples=30, num_chains=2,
+    clf = BayesianFMClassifier(rank=2, link=link, num_warmup=30, num_samples=30, num_chains=2,
                                random_state=0, progress_bar=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -101,10 +101,6 @@ SETTINGS = [
     Case("estimator", "unknown link",
          lambda: BayesianFMClassifier(**FAST, link="cloglog").fit(X, LABELS), ValueError,
          r"unknown link 'cloglog'; valid links: probit, logit"),
-    Case("estimator", "logit link with method='gibbs'",
-         lambda: BayesianFMClassifier(**GIBBS, link="logit").fit(X, LABELS), ValueError,
-         r"method='gibbs' has no exact update for likelihood='logit' \(link='probit' is exact "
-         r"with Gibbs\).*use method='nuts' or 'svi'"),
     Case("estimator", "unknown guide", lambda: reg(guide="flow").fit(X, Y), ValueError,
          r"unknown guide 'flow'; valid guides: normal, lowrank, map"),
     Case("estimator", "unknown parameterization", lambda: reg(parameterization="nc").fit(X, Y),
@@ -226,6 +222,11 @@ SAMPLE_WEIGHT = [
                                                    sample_weight=np.linspace(0.5, 2.0, 12)),
          ValueError, r"sample_weight with likelihood='probit' is not supported by "
          r"method='gibbs'.*use method='nuts' or 'svi'"),
+    Case("estimator", "fractional sample_weight with logit and method='gibbs'",
+         lambda: BayesianFMClassifier(**GIBBS, link="logit").fit(
+             X, LABELS, sample_weight=np.linspace(0.5, 2.0, 12)),
+         ValueError, r"sample_weight with likelihood='logit' and method='gibbs' must hold "
+         r"non-negative integers"),
 ]
 
 

@@ -104,16 +104,19 @@ def test_too_short_run_warns_with_the_figures():
     assert fm.convergence_problems_
 
 
-@pytest.mark.parametrize("task", ["regression", "binary"])
+@pytest.mark.parametrize("task", ["regression", "binary", "logit"])
 def test_gibbs_recovers_the_planted_model(request, task):
-    # The planted datasets of the NUTS tests (seed 0 regression, 1 binary). Coverage of one
-    # dataset varies around 90%: over seeds 1-5 Gibbs gave 0.88-0.92 (regression) and
-    # 0.88-0.98 (binary, whose 0/1 labels carry less information about each row).
+    # The planted datasets of the NUTS tests (seed 0 regression, 1 binary; "logit": the binary
+    # design with logit clicks, fitted by the Polya-Gamma step). Coverage of one dataset
+    # varies around 90%: over seeds 1-5 Gibbs gave 0.88-0.92 (regression) and 0.88-0.98
+    # (binary, whose 0/1 labels carry less information about each row).
     if task == "regression":
         sim, model = request.getfixturevalue("gibbs_regression")
     else:
-        sim = simulate_fm(N_ROWS, group_sizes=(40, 30, 10), rank=RANK, task=task, seed=1)
-        model = BayesianFMClassifier(method="gibbs", rank=RANK, num_warmup=500,
+        link = "logit" if task == "logit" else "probit"
+        sim = simulate_fm(N_ROWS, group_sizes=(40, 30, 10), rank=RANK, task="binary",
+                          link=link, seed=1)
+        model = BayesianFMClassifier(method="gibbs", link=link, rank=RANK, num_warmup=500,
                                      num_samples=500, num_chains=2, random_state=0,
                                      progress_bar=False)
         model.fit(sim.X[:N_TRAIN], sim.y[:N_TRAIN], groups=sim.groups)

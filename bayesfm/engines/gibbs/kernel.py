@@ -128,7 +128,7 @@ class FMGibbs(MCMCKernel):
         Default from the design, or ``max(group_of_feature) + 1``.
     priors : FMPriors
     sample_weight : array-like of shape (N,), optional
-        Per-row frequency weights (Gaussian only).
+        Per-row frequency weights (Gaussian; non-negative integers for logit).
     init_scale : float, default 0.1
         Standard deviation of the initial factors.
     dtype, layout
@@ -190,9 +190,8 @@ class FMGibbs(MCMCKernel):
             if codes.size and (codes.min() < 0 or codes.max() >= c
                                or np.any(codes != np.round(codes))):
                 raise ValueError(f"y must hold class codes 0 .. {c - 1}")
-        if sample_weight is not None and self.likelihood.task != "regression":
-            raise ValueError(f"sample_weight is not supported by the {self.likelihood.name} "
-                             "Gibbs sampler")
+        if sample_weight is not None:
+            self.latent.check_weights(np.asarray(sample_weight, np.float64))
         self.data = prepare_data(indices, values, group_of_feature, y, n_groups=self.n_groups,
                                  sample_weight=sample_weight, dtype=dtype, layout=layout)
         self.store = store

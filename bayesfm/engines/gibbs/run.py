@@ -113,11 +113,6 @@ def fit_gibbs(
     """
     d = problem.design
     lik, term = problem.likelihood, problem.interaction
-    if problem.sample_weight is not None and lik.task != "regression":
-        raise ValueError(
-            f"sample_weight with likelihood={lik.name!r} is not supported by method='gibbs' "
-            "(weighted rows have no exact latent augmentation); use method='nuts' or 'svi'"
-        )
     samples = dict(run_gibbs(
         d.indices, d.values, d.group_of_feature, problem.y, n_groups=d.n_groups,
         rank=problem.rank, likelihood=lik, interaction=term,

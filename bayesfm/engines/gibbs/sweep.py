@@ -23,12 +23,12 @@ from jax import lax
 
 from bayesfm.engines.gibbs.blocks import BlockSet, GibbsData
 from bayesfm.engines.gibbs.latents import GibbsLatent
-from bayesfm.engines.gibbs.random import conditional_draw, gamma, noise
 from bayesfm.engines.gibbs.shifts import shift_bias
 from bayesfm.engines.gibbs.terms import GibbsTerm, add_rows, on_rows
+from bayesfm.engines.variates import gamma, noise
 from bayesfm.model.priors import FMPriors
 
-__all__ = ["GibbsState", "init", "normal_gamma_moments", "step"]
+__all__ = ["GibbsState", "conditional_draw", "init", "normal_gamma_moments", "step"]
 
 
 class GibbsState(NamedTuple):
@@ -110,6 +110,18 @@ def init(
     return GibbsState(start, e.astype(dtype), q, lat, rng_key)
 
 
+def conditional_draw(noise: jax.Array, old: jax.Array, sh2: jax.Array, she: jax.Array,
+                     lam: jax.Array, mu: jax.Array, tau: jax.Array) -> jax.Array:
+    """Draw ``theta ~ Normal(mu*, 1/P)``, ``P = lam + tau sh2`` (DESIGN section 3).
+
+    ``mu* P = lam mu + tau (she + old sh2)``, with ``sh2 = sum s h^2`` and ``she = sum s h e``
+    (``e`` the residual at the old value); ``noise`` is standard normal.
+    """
+    prec = lam + tau * sh2
+    mean = (lam * mu + tau * (she + old * sh2)) / prec
+    return mean + noise * lax.rsqrt(prec)
+
+
 def normal_gamma_moments(
     x: jax.Array, group: jax.Array, size: jax.Array, priors: FMPriors
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -175,7 +187,6 @@ def _sweep(
     n_rows = data.y.shape[0]
     n_groups = term.n_groups
     dtype = state.e.dtype
-    weight = data.weight
     factors = term.columns(params)
     n_cols = 1 + factors.shape[1]
     n_hyper = n_groups * n_cols + 1
@@ -186,7 +197,8 @@ def _sweep(
     nz_w0, nz_shift, nz_mu, *nz_sets = jnp.split(normal, list(itertools.accumulate(sizes))[:-1])
     u_boost, u_latent = uniform[:n_hyper], uniform[n_hyper:]
     e, lat = latent.augment(u_latent, state.e, lat, data)
-    tau = latent.precision(params, lat)
+    data = latent.reweight(data, lat)  # per-row precisions: frequency weights, or omega
+    weight, tau = data.weight, latent.precision(params, lat)
 
     # w0: h_n = 1.
     s_sum = jnp.asarray(n_rows, dtype) if weight is None else weight.sum()

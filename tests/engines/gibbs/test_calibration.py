@@ -58,13 +58,15 @@ def gibbs_replications(problem: Problem, prior: dict[str, np.ndarray], likelihoo
             s = jax.lax.fori_loop(0, thin, lambda _, s: step(s, data, **kw), s)
             p = s.params
             # Only the Gaussian likelihood has a tau site (probit's unit precision is latent).
-            return s, (p["w0"], p["w"], p["v"], p.get("tau", jnp.ones((), p["w0"].dtype)))
+            return s, (p["w0"], p["w"], p["v"], p.get("tau", jnp.ones((), p["w0"].dtype)),
+                       p["lambda_w"])
 
         return jax.lax.scan(keep, s, None, length=num_draws)[1]
 
     keys = jax.random.split(jax.random.key(seed), y.shape[0])
-    w0, w, v, tau = (np.asarray(a) for a in jax.jit(jax.vmap(run))(keys, jnp.asarray(y)))
-    return {"w0": w0, "w": w, "v": v, "tau": tau, "eta": eta(problem, w0, w, v)}
+    w0, w, v, tau, lam = (np.asarray(a) for a in jax.jit(jax.vmap(run))(keys, jnp.asarray(y)))
+    return {"w0": w0, "w": w, "v": v, "tau": tau, "lambda_w": lam,
+            "eta": eta(problem, w0, w, v)}
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,38 @@ def test_gibbs_sbc_probit():
     draws = {"w0": post["w0"], "w_0": post["w"][..., 0], "pred": post["eta"][..., 0]}
     # 400 replications in 10 bins: 40 expected per bin.
     assert_uniform({k: sbc_ranks(draws[k], truth[k]) for k in draws}, 49, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("sbc_gibbs")
+def test_gibbs_sbc_logit():
+    """Polya-Gamma logit Gibbs under the default hyperpriors (Gamma(1, 1), unlike probit's).
+
+    Ranks w0, one weight, one group's lambda_w and one prediction (400 replications, 500
+    warm-up sweeps, 49 draws 10 sweeps apart; 26 s on a quiet core, 5 minutes loaded). Asserted on
+    the replications whose labels are not all equal (347 of 400): selecting replications by
+    a function of the data alone keeps SBC exact (given y the truth is a posterior draw, so its
+    rank is uniform whatever y's are kept). On the 53 separated data sets (all clicks or none,
+    scores of the order of the prior's |eta| > 10) the prediction mixes slowly, as with
+    probit: there its ranks are U-shaped (bins 10, 3, 2, 5, 3, 4, 1, 5, 5, 15), which takes
+    all 400 to p = 0.0017 for the prediction while w0, w_0 and lambda_w_0 pass (p = 0.90,
+    0.85, 0.25). That is the latent-scale weak spot of DESIGN section 3, for the mixing moves
+    to fix; the non-separated ranks show the step itself is exact.
+    """
+    problem = tiny_problem(n_rows=30, seed=3)
+    prior = prior_draws(problem, 400, "logit", seed=9)
+    post = gibbs_replications(problem, prior, "logit", num_warmup=500, num_draws=49, thin=10,
+                              seed=10)
+    truth = {**truth_of(problem, prior), "lambda_w_0": prior["lambda_w"][:, 0]}
+    draws = {"w0": post["w0"], "w_0": post["w"][..., 0], "lambda_w_0": post["lambda_w"][..., 0],
+             "pred": post["eta"][..., 0]}
+    ybar = prior["y"].mean(axis=1)
+    mixed = (ybar > 0) & (ybar < 1)
+    assert mixed.sum() == 347
+    # 347 replications in 10 bins: about 35 expected per bin.
+    assert_uniform({k: sbc_ranks(draws[k][mixed], truth[k][mixed]) for k in draws}, 49, 10)
+    assert_uniform({k: sbc_ranks(draws[k], truth[k]) for k in ("w0", "w_0", "lambda_w_0")},
+                   49, 10)
 
 
 def binomial_bound(nominal: float, n: int) -> float:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import arviz as az
 import jax
 import jax.numpy as jnp
@@ -12,8 +14,9 @@ from numpyro.infer import MCMC, NUTS, init_to_uniform
 
 import bayesfm.engines.gibbs.sweep as sweep
 from bayesfm.data import from_sparse, simulate_fm
-from bayesfm.engines.gibbs import FMGibbs, init, prepare_data, run_gibbs
+from bayesfm.engines.gibbs import FMGibbs, init, run_gibbs
 from bayesfm.model import fm_model, fm_predict, get_likelihood, pointwise_log_likelihood
+from bayesfm.model.likelihoods.binary import Binary
 from tests._helpers import gibbs_parts, simulate
 
 
@@ -38,13 +41,18 @@ def test_step_traces_once_per_shape(monkeypatch):
     assert len(calls) == 1
 
 
-def test_logit_is_rejected_with_a_clear_error():
+@dataclasses.dataclass(frozen=True)
+class _Cloglog(Binary):
+    """A binary likelihood with no Gibbs latent part (not registered anywhere)."""
+
+    name = "cloglog"
+
+
+def test_a_likelihood_without_a_latent_part_is_rejected_with_a_clear_error():
     d, eta, _ = simulate(20, [3, 3], 0)
-    with pytest.raises(ValueError, match="logit.*probit"):
-        FMGibbs(d, eta > 0, rank=2, likelihood="logit")
-    data = prepare_data(d.indices, d.values, d.group_of_feature, eta > 0, n_groups=2)
-    with pytest.raises(ValueError, match="logit"):  # no latent part to start a chain with
-        init(jax.random.key(0), data, **gibbs_parts("logit", n_groups=2, rank=2))
+    with pytest.raises(ValueError, match="likelihood='cloglog'; Gibbs samples gaussian, probit, "
+                                         "logit, ordinal"):
+        FMGibbs(d, eta > 0, rank=2, likelihood=_Cloglog())
     with pytest.raises(ValueError, match="valid for Gibbs"):
         run_gibbs(d.indices, d.values, d.group_of_feature, eta, n_groups=2, rank=2,
                   likelihood="poisson", rng_key=jax.random.key(0))
@@ -95,14 +103,21 @@ def test_chains_restart_from_given_sites_and_from_the_post_warmup_state():
     assert np.all(np.isfinite(mcmc2.get_samples()["v"]))
 
 
-@pytest.mark.parametrize("task", ["regression", "binary"])
-def test_tracked_log_likelihood_equals_the_recomputed_one(task):
+def test_logit_takes_integer_weights_only():
+    d, eta, _ = simulate(20, [3, 3], 0)
+    with pytest.raises(ValueError, match="non-negative integers"):
+        FMGibbs(d, eta > 0, rank=2, likelihood="logit", sample_weight=np.full(20, 1.5))
+    FMGibbs(d, eta > 0, rank=2, likelihood="logit", sample_weight=np.arange(20) % 3)
+
+
+@pytest.mark.parametrize("task, lik", [("regression", "gaussian"), ("binary", "probit"),
+                                       ("binary", "logit")])
+def test_tracked_log_likelihood_equals_the_recomputed_one(task, lik):
     # The kernel's per-draw total (from the cached residuals) must match a fresh pass over
     # every row with bayesfm.model.pointwise_log_likelihood; float32 sums of ~400 terms: 1e-3
     # relative.
     sim = simulate_fm(400, group_sizes=(10, 8), rank=2, task=task, seed=2)
     d = from_sparse(sim.X, groups=sim.groups)
-    lik = "gaussian" if task == "regression" else "probit"
     out = run_gibbs(d.indices, d.values, d.group_of_feature, sim.y, n_groups=2, rank=2,
                     likelihood=lik, num_warmup=20, num_samples=5, rng_key=jax.random.key(0),
                     progress_bar=False)
@@ -124,6 +139,11 @@ def _agreement(likelihood: str, nuts_warmup: int, nuts_samples: int, nuts_chains
     weight = None
     if likelihood == "probit":
         y = (eta + rng.normal(size=eta.shape) > 0).astype(np.float64)
+    elif likelihood in ("logit", "logit_counts"):  # counts: each row stands for 1-3 rows
+        y = (rng.logistic(size=eta.shape) < eta).astype(np.float64)
+        if likelihood == "logit_counts":
+            weight = rng.integers(1, 4, eta.shape).astype(np.float64)
+        likelihood = "logit"
     elif likelihood == "weighted":
         weight = rng.uniform(0.3, 3.0, eta.shape)
         y = eta + rng.normal(0.0, 0.5, eta.shape) / np.sqrt(weight)
@@ -168,7 +188,8 @@ def test_gibbs_agrees_with_nuts_on_a_small_problem(x64):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("likelihood", ["gaussian", "probit", "weighted"])
+@pytest.mark.parametrize("likelihood", ["gaussian", "probit", "weighted", "logit",
+                                        "logit_counts"])
 def test_gibbs_agrees_with_nuts_at_full_length(x64, likelihood):
     z, sd_ratio = _agreement(likelihood, nuts_warmup=1000, nuts_samples=1000, nuts_chains=2,
                              gibbs_samples=20000)

@@ -1,4 +1,4 @@
-"""Random draws of the Gibbs sweep (bayesfm.engines.gibbs.random)."""
+"""Random draws of the Gibbs sweep (bayesfm.engines.variates)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import truncnorm
 
-from bayesfm.engines.gibbs.random import gamma, truncnorm_between, truncnorm_residual
+from bayesfm.engines.variates import gamma, truncnorm_between, truncnorm_residual
 
 
 def test_probit_truncated_normal_respects_the_sign_far_in_the_tails():

@@ -25,7 +25,7 @@ TERM_ARGS = {"fm": {}, "ffm": {"interaction": "ffm"}, "fm3": {"degree": 3}}
 def _targets(likelihood: str, eta: np.ndarray, seed: int) -> np.ndarray:
     """New data of the same shape for every run: values, 0/1 or three class codes."""
     noisy = eta + np.random.default_rng(seed).normal(size=eta.shape)
-    if likelihood == "probit":
+    if likelihood in ("probit", "logit"):
         return (noisy > 0).astype(np.float64)
     if likelihood == "ordinal":
         return np.digitize(noisy, [-0.5, 0.5]).astype(np.float64)
@@ -33,11 +33,11 @@ def _targets(likelihood: str, eta: np.ndarray, seed: int) -> np.ndarray:
 
 
 def test_every_latent_and_term_part_is_counted():
-    assert sorted(LATENTS) == ["gaussian", "ordinal", "probit"]
+    assert sorted(LATENTS) == ["gaussian", "logit", "ordinal", "probit"]
     assert sorted(TERMS) == sorted(TERM_ARGS)
 
 
-CASES = list(itertools.product(["gaussian", "probit", "ordinal"], TERM_ARGS))
+CASES = list(itertools.product(["gaussian", "probit", "logit", "ordinal"], TERM_ARGS))
 
 
 @pytest.mark.parametrize(("likelihood", "term"), CASES)

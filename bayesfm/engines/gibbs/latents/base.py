@@ -15,6 +15,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 import jax
+import numpy as np
 
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.model.likelihoods import Likelihood
@@ -48,6 +49,20 @@ class GibbsLatent:
 
     def check(self, data: GibbsData) -> None:
         """Raise ``ValueError`` for data the step cannot handle (e.g. row weights)."""
+
+    def check_weights(self, weight: np.ndarray) -> None:
+        """Raise ``ValueError`` unless the step takes these frequency weights (host side)."""
+        raise ValueError(
+            f"sample_weight with likelihood={self.name!r} is not supported by method='gibbs' "
+            "(weighted rows have no exact latent augmentation); use method='nuts' or 'svi'")
+
+    def reweight(self, data: GibbsData, latent: dict[str, jax.Array]) -> GibbsData:
+        """Return the data the blocks see after the latent step (per-row precisions as weights).
+
+        The default keeps the frequency weights; a latent with its own per-row precisions
+        (Polya-Gamma's ``omega``) returns them as ``weight`` and the blocks' ``wvalues``.
+        """
+        return data
 
     def start_params(self, data: GibbsData) -> dict[str, jax.Array]:
         """Start values of the likelihood's sites (and any FM site it sets, e.g. ``w0``)."""

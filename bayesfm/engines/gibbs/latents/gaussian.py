@@ -7,6 +7,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.engines.gibbs.latents.base import GibbsLatent, register_latent
@@ -21,6 +22,9 @@ class GaussianLatent(GibbsLatent):
 
     name = "gaussian"
     sites = ("tau",)
+
+    def check_weights(self, weight: np.ndarray) -> None:  # noqa: D102
+        pass
 
     def start_params(self, data: GibbsData) -> dict[str, jax.Array]:  # noqa: D102
         return {"tau": jnp.ones((), data.y.dtype)}

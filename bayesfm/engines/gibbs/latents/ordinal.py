@@ -28,7 +28,7 @@ from jax.scipy.special import ndtri
 
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.engines.gibbs.latents.base import GibbsLatent, register_latent
-from bayesfm.engines.gibbs.random import truncnorm_between
+from bayesfm.engines.variates import truncnorm_between
 from bayesfm.model.likelihoods.ordinal import cutpoint_log_prior, ordinal_log_prob
 from bayesfm.model.priors import FMPriors
 

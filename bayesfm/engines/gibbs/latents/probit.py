@@ -11,7 +11,7 @@ from jax.scipy.special import log_ndtr
 
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.engines.gibbs.latents.base import GibbsLatent, register_latent
-from bayesfm.engines.gibbs.random import truncnorm_residual
+from bayesfm.engines.variates import truncnorm_residual
 
 __all__ = ["ProbitLatent"]
 

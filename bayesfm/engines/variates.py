@@ -1,4 +1,10 @@
-"""Random draws of the Gibbs sweep, written for small compiled programs on a CPU."""
+"""Exact random variates in pure JAX, written for small compiled programs on a CPU.
+
+The Gibbs sweep's noise (:func:`noise`), Gamma draws (:func:`gamma`) and the truncated
+normals of the probit and ordinal latent steps; the Polya-Gamma draws of the logit step are
+in :mod:`bayesfm.engines.polyagamma`. Nothing here knows the model: each function maps keys
+or uniforms to draws.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from jax.scipy.special import log_ndtr, ndtri
 
 from bayesfm.model.likelihoods.ordinal import _log1mexp
 
-__all__ = ["conditional_draw", "gamma", "noise", "truncnorm_between", "truncnorm_residual"]
+__all__ = ["gamma", "noise", "truncnorm_between", "truncnorm_residual"]
 
 
 def noise(key: jax.Array, n_normal: int, n_uniform: int, dtype: Any) -> tuple:
@@ -51,18 +57,6 @@ def gamma(key: jax.Array, shape: jax.Array, boost_uniform: jax.Array) -> jax.Arr
     return jnp.where(boost, x * jnp.exp(jnp.log(boost_uniform) / shape), x)
 
 
-def conditional_draw(noise: jax.Array, old: jax.Array, sh2: jax.Array, she: jax.Array,
-                     lam: jax.Array, mu: jax.Array, tau: jax.Array) -> jax.Array:
-    """Draw ``theta ~ Normal(mu*, 1/P)``, ``P = lam + tau sh2`` (DESIGN section 3).
-
-    ``mu* P = lam mu + tau (she + old sh2)``, with ``sh2 = sum s h^2`` and ``she = sum s h e``
-    (``e`` the residual at the old value); ``noise`` is standard normal.
-    """
-    prec = lam + tau * sh2
-    mean = (lam * mu + tau * (she + old * sh2)) / prec
-    return mean + noise * lax.rsqrt(prec)
-
-
 def truncnorm_residual(uniform: jax.Array, yhat: jax.Array, y: jax.Array) -> jax.Array:
     """``z - yhat`` for ``z ~ Normal(yhat, 1)`` truncated to ``z > 0`` (y=1) or ``z <= 0`` (y=0).
 
@@ -86,7 +80,7 @@ def truncnorm_between(uniform: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.A
     Examples
     --------
     >>> import jax.numpy as jnp
-    >>> from bayesfm.engines.gibbs.random import truncnorm_between
+    >>> from bayesfm.engines.variates import truncnorm_between
     >>> x = truncnorm_between(jnp.array([0.5, 0.5]), jnp.array([-jnp.inf, 30.0]),
     ...                       jnp.array([0.0, 31.0]))
     >>> bool(x[0] < 0) and bool(30.0 <= x[1] <= 31.0)
