@@ -18,14 +18,10 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 
-from bayesfm.data.design import Design, from_sparse
+from bayesfm.data.design import Design
+from bayesfm.data.unseen import unseen_levels, warn_unseen
 from bayesfm.engines import (
     FitProblem,
     auto_progress_bar,
@@ -36,15 +32,8 @@ from bayesfm.engines import (
     run_nuts,
     run_svi,
 )
-from bayesfm.estimators._validation import (
-    check_params,
-    check_positive_int,
-    check_sample_weight,
-    check_X_shape_and_kind,
-    float_dtype,
-    is_all_numeric,
-    warn_if_imprecise,
-)
+from bayesfm.estimators._inputs import Layout, design_of, layout_of
+from bayesfm.estimators._validation import check_params, check_positive_int, check_sample_weight
 from bayesfm.model import FMPriors, Likelihood, get_interaction
 from bayesfm.persistence import save_model
 from bayesfm.results import (
@@ -53,12 +42,14 @@ from bayesfm.results import (
     check_convergence,
     convergence_summary,
     draws_from_datatree,
+    group_prior_draws,
     keeps_pointwise,
     mean_draws,
     posterior_predictive,
     prediction_group,
     summarize_predictions,
     to_datatree,
+    with_unseen_levels,
 )
 
 __all__ = ["BayesianFMBase"]
@@ -93,6 +84,8 @@ class BayesianFMBase(BaseEstimator):
         progress_bar: bool | None = None,
         store: str = "draws",
         max_kept: int = 100,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
     ) -> None:
         self.rank = rank
         self.method = method
@@ -113,6 +106,8 @@ class BayesianFMBase(BaseEstimator):
         self.progress_bar = progress_bar
         self.store = store
         self.max_kept = max_kept
+        self.categorical = categorical
+        self.numeric = numeric
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -133,41 +128,9 @@ class BayesianFMBase(BaseEstimator):
         return codes
 
     # -- inputs ----------------------------------------------------------------------------
-    def _design(self, X: Any, *, reset: bool, groups: Any = None) -> Design:
+    def _design(self, X: Any, *, reset: bool, layout: Layout | None = None) -> Design:
         """Validate ``X`` and turn it into a Design laid out like the training data."""
-        if isinstance(X, pd.DataFrame) and not is_all_numeric(X):
-            return self._design_from_frame(X, reset=reset)
-        if reset:
-            self.encoder_ = None
-        elif getattr(self, "encoder_", None) is not None:
-            raise TypeError(
-                "this model was fitted on a DataFrame; pass a DataFrame with the same columns"
-            )
-        check_X_shape_and_kind(X)
-        X = validate_data(
-            self, X, reset=reset, accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32], ensure_min_samples=1,
-        )
-        if reset:
-            design = from_sparse(X, groups=groups, dtype=float_dtype())
-            warn_if_imprecise(design)
-            return design
-        return self.design_template_.with_rows(X)
-
-    def _design_from_frame(self, X: pd.DataFrame, *, reset: bool) -> Design:
-        from bayesfm.data.encoder import FMEncoder
-
-        if not reset and getattr(self, "encoder_", None) is None:
-            raise TypeError("this model was fitted on an array; pass an array, not a DataFrame")
-        _check_feature_names(self, X, reset=reset)
-        _check_n_features(self, X, reset=reset)
-        if X.shape[0] == 0:
-            raise ValueError("X has 0 rows; at least one row is required")
-        if reset:
-            self.encoder_ = FMEncoder().fit(X)
-        design = self.encoder_.transform(X)
-        dtype = float_dtype() if reset else self.design_template_.values.dtype
-        return dataclasses.replace(design, values=design.values.astype(dtype))
+        return design_of(self, X, reset=reset, layout=layout)
 
     # -- fitting ---------------------------------------------------------------------------
     def _run_engine(self, problem: FitProblem, key: jax.Array) -> Any:
@@ -193,7 +156,10 @@ class BayesianFMBase(BaseEstimator):
             num_samples=self.num_samples, progress_bar=progress,
         )
 
-    def fit(self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None) -> Self:
+    def fit(
+        self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None,
+        feature_names: Any = None, group_names: Any = None,
+    ) -> Self:
         """Draw from the posterior of the FM given ``X`` and ``y``.
 
         Parameters
@@ -201,12 +167,19 @@ class BayesianFMBase(BaseEstimator):
         X : sparse matrix, array-like or DataFrame of shape (n_rows, n_features)
             A DataFrame with categorical, string, boolean or list columns is encoded column
             by column (one group per column: one-hot, scaled numeric value, multi-hot; see
-            :class:`bayesfm.data.FMEncoder`); an all-numeric DataFrame is used like an array.
+            :class:`bayesfm.data.FMEncoder`), as is one with columns declared in
+            ``categorical`` / ``numeric``; an all-numeric DataFrame is otherwise used like an
+            array with its column names. A :class:`~bayesfm.data.Design` brings its groups
+            and names.
         y : array-like of shape (n_rows,)
-        groups : array-like of shape (n_features,), optional
-            Group (field) of every column of an array or sparse ``X``; default one group.
+        groups : array-like of shape (n_features,) or DatasetInfo, optional
+            Group (field) of every column of an array or sparse ``X``; default one group. A
+            loader's :class:`~bayesfm.data.DatasetInfo` gives groups and names at once.
         sample_weight : array-like of shape (n_rows,), optional
             Non-negative row weights (frequency weights).
+        feature_names, group_names : sequence of str, optional
+            Coordinates of ``idata_`` for an array or sparse ``X`` (default ``x0 ..``,
+            ``g0 ..``), so that ``idata_.posterior.w.sel(feature="user=42")`` works.
 
         Returns
         -------
@@ -215,7 +188,8 @@ class BayesianFMBase(BaseEstimator):
         priors: FMPriors = check_params(self)
         if groups is not None and isinstance(X, pd.DataFrame):
             raise ValueError("groups cannot be given with a DataFrame: columns are the groups")
-        design = self._design(X, reset=True, groups=groups)
+        X, layout = layout_of(X, groups, feature_names, group_names)
+        design = self._design(X, reset=True, layout=layout)
         y_arr = self._check_y(y, design.n_rows)
         sw = check_sample_weight(sample_weight, design.n_rows)
         likelihood = self._get_likelihood()
@@ -241,10 +215,20 @@ class BayesianFMBase(BaseEstimator):
 
     # -- prediction ------------------------------------------------------------------------
     def _draws(self, X: Any) -> tuple[PosteriorDraws, Design]:
+        """Return the draws that predict ``X`` and its design (unseen levels: group prior)."""
         check_is_fitted(self, "idata_")
         design = self._design(X, reset=False)
         draws = draws_from_datatree(self.idata_, dtype=design.values.dtype,
                                     likelihood=self._get_likelihood())
+        encoder = getattr(self, "encoder_", None)
+        if encoder is not None:
+            unseen = unseen_levels(encoder.columns_, X)
+            if unseen.n_new:
+                warn_unseen(unseen, design.n_rows)
+                hyper = group_prior_draws(self.idata_, ("w", *draws.interaction.factor_names))
+                draws, idx, val = with_unseen_levels(draws, hyper, design.indices,
+                                                     design.values, unseen)
+                design = dataclasses.replace(design, indices=idx, values=val)
         return draws, design
 
     def _summaries(self, X: Any, prob: float | None, kind: str) -> PredictiveSummary:

@@ -4,6 +4,7 @@
   :func:`draws_from_datatree` (back to the draws that predict);
 - :mod:`.predict`: chunked predictions from :class:`PosteriorDraws`;
 - :mod:`.diagnostics`: R-hat and ESS of the identifiable quantities;
+- :mod:`.unseen`: new levels drawn from their group prior (cold start);
 - :mod:`.compare`: model choice by PSIS-LOO (:func:`compare`, :func:`psis_loo`).
 """
 
@@ -31,6 +32,7 @@ from bayesfm.results.predict import (
     posterior_predictive,
     summarize_predictions,
 )
+from bayesfm.results.unseen import group_prior_draws, with_unseen_levels
 
 __all__ = [
     "DIMS",
@@ -56,4 +58,6 @@ __all__ = [
     "psis_loo",
     "summarize_predictions",
     "to_datatree",
+    "group_prior_draws",
+    "with_unseen_levels",
 ]
