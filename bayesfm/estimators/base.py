@@ -8,7 +8,6 @@ check and decode their labels.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, Self
 
@@ -21,7 +20,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from bayesfm.data.design import Design
-from bayesfm.data.unseen import unseen_levels, warn_unseen
 from bayesfm.engines import (
     FitProblem,
     auto_progress_bar,
@@ -33,23 +31,23 @@ from bayesfm.engines import (
     run_svi,
 )
 from bayesfm.estimators._inputs import Layout, design_of, layout_of
+from bayesfm.estimators._predict import draws_for, summaries_for
 from bayesfm.estimators._validation import check_params, check_positive_int, check_sample_weight
 from bayesfm.model import FMPriors, Likelihood, get_interaction
 from bayesfm.persistence import save_model
 from bayesfm.results import (
+    TRAIN_DIGEST,
     PosteriorDraws,
     PredictiveSummary,
     check_convergence,
     convergence_summary,
-    draws_from_datatree,
-    group_prior_draws,
+    design_digest,
     keeps_pointwise,
     mean_draws,
     posterior_predictive,
     prediction_group,
-    summarize_predictions,
+    store_replicates,
     to_datatree,
-    with_unseen_levels,
 )
 
 __all__ = ["BayesianFMBase"]
@@ -205,6 +203,7 @@ class BayesianFMBase(BaseEstimator):
             attrs={"method": self.method, "estimator": type(self).__name__,
                    "store": self.store},
         )
+        self.idata_.attrs[TRAIN_DIGEST] = design_digest(design.indices, design.values)
         self.design_template_ = design.take(np.arange(0))
         if self.method in ("gibbs", "nuts"):
             self.convergence_problems_ = check_convergence(self.idata_)
@@ -214,27 +213,12 @@ class BayesianFMBase(BaseEstimator):
         return self
 
     # -- prediction ------------------------------------------------------------------------
-    def _draws(self, X: Any) -> tuple[PosteriorDraws, Design]:
+    def _draws(self, X: Any, *, at_prior_means: bool = False) -> tuple[PosteriorDraws, Design]:
         """Return the draws that predict ``X`` and its design (unseen levels: group prior)."""
-        check_is_fitted(self, "idata_")
-        design = self._design(X, reset=False)
-        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype,
-                                    likelihood=self._get_likelihood())
-        encoder = getattr(self, "encoder_", None)
-        if encoder is not None:
-            unseen = unseen_levels(encoder.columns_, X)
-            if unseen.n_new:
-                warn_unseen(unseen, design.n_rows)
-                hyper = group_prior_draws(self.idata_, ("w", *draws.interaction.factor_names))
-                draws, idx, val = with_unseen_levels(draws, hyper, design.indices,
-                                                     design.values, unseen)
-                design = dataclasses.replace(design, indices=idx, values=val)
-        return draws, design
+        return draws_for(self, X, at_prior_means=at_prior_means)
 
     def _summaries(self, X: Any, prob: float | None, kind: str) -> PredictiveSummary:
-        draws, design = self._draws(X)
-        return summarize_predictions(draws, design.indices, design.values, prob=prob,
-                                     kind=kind, rng_key=jax.random.key(0))
+        return summaries_for(self, X, prob, kind)
 
     def predict_interval(self, X: Any, prob: float = 0.9, *, kind: str = "mean") -> np.ndarray:
         """Equal-tailed credible interval of the prediction for every row.
@@ -247,8 +231,9 @@ class BayesianFMBase(BaseEstimator):
         kind : {"mean", "predictive"}
             ``"mean"`` bounds ``E[y | x]`` (the click probability for the classifier, the
             expected class value for the ordinal estimator); ``"predictive"`` bounds a new
-            ``y`` (regression: with the noise; ordinal: the central range of the predicted
-            classes; classifier: as ``"mean"``).
+            ``y``, exactly from the predictive mixture over the draws (regression: quantiles
+            of the mixture of normals; classifier and ordinal: the central range of classes
+            under the mean class probabilities).
 
         Returns
         -------
@@ -307,39 +292,47 @@ class BayesianFMBase(BaseEstimator):
     ) -> np.ndarray:
         """Replicated observations for the rows of ``X``: one simulated ``y`` per draw.
 
-        The input of a posterior predictive check (:func:`bayesfm.plots.plot_ppc`): a new
-        ``y`` from the likelihood (Gaussian noise with the draw's ``tau``, a 0/1 click, a
-        class) for every posterior draw and row.
+        The input of a posterior predictive check: a new ``y`` from the likelihood (Gaussian
+        noise with the draw's ``tau``, a 0/1 click, a class) for every posterior draw and
+        row. They are also written into ``idata_``: for the training rows as
+        ``posterior_predictive["y"]`` with the posterior's ``(chain, draw)`` dims and the
+        ``obs`` dim of ``observed_data`` (so ``arviz_plots.plot_ppc_dist(fm.idata_)`` and
+        ``arviz.loo_pit(fm.idata_)`` work), for other rows as ``predictions["y"]`` (dim
+        ``pred_obs``).
 
         Parameters
         ----------
         X : sparse matrix, array-like or DataFrame
         num_draws : int, optional
             Use this many posterior draws, picked at random without replacement; default
-            all of them.
+            all of them (then the group has the posterior's chains and draws; with a subset
+            one chain of the chosen draws).
         random_state : int, numpy Generator or None
             Seed of the draw choice and of the simulated noise.
 
         Returns
         -------
         ndarray of shape (num_draws, n_rows)
-            float64 values (regressor) or labels (classifier: 0/1; ordinal: ``classes_``).
+            float64 values (regressor) or labels (classifier and ordinal: ``classes_``).
 
         Examples
         --------
-        >>> y_rep = fm.sample_posterior_predictive(X, num_draws=100)  # doctest: +SKIP
-        >>> bayesfm.plots.plot_ppc(y, y_rep)  # doctest: +SKIP
+        >>> y_rep = fm.sample_posterior_predictive(X_train)  # doctest: +SKIP
+        >>> arviz_plots.plot_ppc_dist(fm.idata_)  # doctest: +SKIP
         """
         draws, design = self._draws(X)
         rng = np.random.default_rng(random_state)
+        keep = None
         if num_draws is not None:
             check_positive_int(num_draws, "num_draws")
             if num_draws > draws.n_draws:
                 raise ValueError(f"num_draws={num_draws}, but the fit holds {draws.n_draws} "
                                  "draws")
-            draws = draws.subset(np.sort(rng.choice(draws.n_draws, size=num_draws,
-                                                    replace=False)))
-        return self._decode(posterior_predictive(draws, design.indices, design.values, rng=rng))
+            keep = np.sort(rng.choice(draws.n_draws, size=num_draws, replace=False))
+            draws = draws.subset(keep)
+        rep = self._decode(posterior_predictive(draws, design.indices, design.values, rng=rng))
+        store_replicates(self.idata_, rep, design_digest(design.indices, design.values), keep)
+        return rep
 
     def predict_idata(self, X: Any) -> xr.DataTree:
         """Return the fit's DataTree plus a ``predictions`` group for the rows of ``X``.

@@ -55,6 +55,8 @@ def with_unseen_levels(
     values: np.ndarray,
     unseen: UnseenLevels,
     seed: int = 0,
+    *,
+    at_means: bool = False,
 ) -> tuple[PosteriorDraws, np.ndarray, np.ndarray]:
     """Append one feature per unseen level, drawn per posterior draw from its group prior.
 
@@ -71,6 +73,10 @@ def with_unseen_levels(
         Which cells hold which new level (:func:`bayesfm.data.unseen_levels`).
     seed : int
         Seeds the new levels' draws, so that repeated predictions agree.
+    at_means : bool
+        Put every new level at its group's prior mean ``mu[g]`` of each draw instead of
+        drawing it. A Gaussian mean is multilinear in the new levels' (independent)
+        parameters, so this gives its expectation over them exactly.
 
     Returns
     -------
@@ -104,7 +110,7 @@ def with_unseen_levels(
     params: dict[str, Any] = dict(draws.params)
     for site in ("w", *draws.interaction.factor_names):
         mu, lam = hyper[f"mu_{site}"][:, g], hyper[f"lambda_{site}"][:, g]
-        new = mu + rng.standard_normal(mu.shape) / np.sqrt(lam)
+        new = mu if at_means else mu + rng.standard_normal(mu.shape) / np.sqrt(lam)
         old = params[site]
         params[site] = jax.numpy.concatenate(
             [old, jax.device_put(new.astype(old.dtype))], axis=1)
