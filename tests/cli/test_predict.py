@@ -37,7 +37,8 @@ def test_int_ids_warn_in_the_api_and_cli_equals_declared_api(tmp_path, capsys):
     assert tr["user"].dtype == np.int64
     kw = dict(rank=2, num_warmup=20, num_samples=20, num_chains=1, random_state=0,
               progress_bar=False)
-    with pytest.warns(IntegerColumnWarning, match=r"'user', 'item'.*categorical=\['user', 'item'\]"):
+    match = r"'user', 'item'.*categorical=\['user', 'item'\]"
+    with pytest.warns(IntegerColumnWarning, match=match):
         BayesianFMRegressor(**kw).fit(tr[["user", "item"]], tr["y"])
     with warnings.catch_warnings():
         warnings.simplefilter("error", IntegerColumnWarning)

@@ -131,3 +131,22 @@ def test_posterior_predictive_group_feeds_arviz_ppc_and_loo_pit(cls):
     fm.sample_posterior_predictive(X[:7], random_state=0)    # new rows: predictions
     assert fm.idata_["predictions"]["y"].dims == ("chain", "draw", "pred_obs")
     assert fm.idata_["posterior_predictive"]["y"].shape == (2, 100, n)   # untouched
+
+
+def test_classifier_takes_any_two_labels_and_saves_them(tmp_path):
+    import bayesfm
+
+    rng = np.random.default_rng(0)
+    X = sp.random(120, 6, density=0.4, random_state=2, format="csr")
+    y = np.where(rng.random(120) < 0.5, "yes", "no").astype(object)
+    clf = _quiet_fit(BayesianFMClassifier(**{**FAST, "num_samples": 20, "num_warmup": 20}),
+                     X, y)
+    assert clf.classes_.tolist() == ["no", "yes"]
+    assert set(clf.predict(X)) <= {"no", "yes"}
+    assert set(np.unique(clf.sample_posterior_predictive(X, num_draws=3))) <= {"no", "yes"}
+    clf.save(tmp_path / "c.bfm")
+    back = bayesfm.load(tmp_path / "c.bfm")
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    pm = _quiet_fit(BayesianFMClassifier(**{**FAST, "num_samples": 20, "num_warmup": 20}),
+                    X, np.where(y == "yes", 1, -1))
+    assert pm.classes_.tolist() == [-1, 1]

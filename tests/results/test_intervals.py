@@ -3,7 +3,11 @@
 import numpy as np
 from scipy import stats
 
-from bayesfm.results.intervals import class_summary, normal_mixture_quantiles, normal_mixture_summary
+from bayesfm.results.intervals import (
+    class_summary,
+    normal_mixture_quantiles,
+    normal_mixture_summary,
+)
 
 
 def test_mixture_quantiles_solve_the_mixture_cdf():
