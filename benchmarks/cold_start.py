@@ -59,7 +59,8 @@ def fit(args: argparse.Namespace, Xtr: pd.DataFrame, ytr: np.ndarray) -> Bayesia
     fm = BayesianFMRegressor(rank=args.rank, num_warmup=args.warmup,
                              num_samples=args.samples, num_chains=args.chains,
                              random_state=0, progress_bar=False, numeric=["age"],
-                             priors=None if args.reg0 is None else {"reg0": args.reg0})
+                             priors={k: v for k, v in (("reg0", args.reg0),
+                                                       ("gamma0", args.gamma0)) if v is not None})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fm.fit(Xtr, ytr)
@@ -105,4 +106,6 @@ if __name__ == "__main__":
     p.add_argument("--load", default=None, help="measure a model saved by --save (no fit)")
     p.add_argument("--reg0", type=float, default=None,
                    help="prior precision of w0 (default: the model's 1)")
+    p.add_argument("--gamma0", type=float, default=None,
+                   help="prior pseudo-count of the group means mu_w, mu_v (default: 1)")
     print(json.dumps(main(p.parse_args()), indent=2))

@@ -73,7 +73,10 @@ def unseen_levels(columns: list[dict[str, Any]], df: pd.DataFrame) -> UnseenLeve
     >>> u.level_names, u.rows.tolist(), u.level.tolist(), u.rows_per_field
     (('sex=X', 'job=c'), [0, 2, 1], [0, 0, 1], {'sex': 2, 'job': 1})
     """
-    rows, level, groups, names = [], [], [], []
+    rows: list[np.ndarray] = []
+    level: list[np.ndarray] = []
+    groups: list[int] = []
+    names: list[str] = []
     per_field: dict[str, int] = {}
     for g, c in enumerate(columns):
         if c["kind"] != "onehot":

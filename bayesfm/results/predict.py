@@ -194,6 +194,7 @@ def summarize_predictions(
     rows = draws.rows_per_chunk(indices.shape[1], _n_outputs(draws), budget_bytes)
     out = [np.empty(n, dtype=np.float64) for _ in range(4)]
     q = None if prob is None else [(1 - prob) / 2, (1 + prob) / 2]
+    stats: tuple[Any, ...]
     for sl, eta in eta_chunks(draws, indices, values, rows):
         eta64 = np.asarray(eta, dtype=np.float64)
         if kind == "predictive" and task == "ordinal":
