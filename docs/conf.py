@@ -54,7 +54,7 @@ suppress_warnings = ["mystnb.unknown_mime_type"]
 CLI_HELP = HERE / "_cli"
 CLI_HELP.mkdir(exist_ok=True)
 os.environ["COLUMNS"] = "92"  # argparse wraps the help to the terminal width
-for _cmd in ("fit", "demo"):
+for _cmd in ("fit", "predict", "demo"):
     _buf = io.StringIO()
     with contextlib.redirect_stdout(_buf), contextlib.suppress(SystemExit):
         build_parser().parse_args([_cmd, "--help"])

@@ -20,7 +20,7 @@ import pandas as pd
 
 from bayesfm.cli.inputs import Inputs, read_inputs
 
-__all__ = ["fit_command", "make_estimator", "run_fit", "write_plots"]
+__all__ = ["fit_command", "make_estimator", "prediction_table", "run_fit", "write_plots"]
 
 #: Posterior draws used for the replicated datasets of the predictive check.
 PPC_DRAWS = 100
@@ -30,19 +30,42 @@ CALIBRATION_CELLS = 20_000_000
 
 def make_estimator(args: argparse.Namespace) -> Any:
     """Build the estimator ``bayesfm fit`` fits (the Python API gets the same from these)."""
-    from bayesfm import BayesianFMClassifier, BayesianFMRegressor
+    from bayesfm import BayesianFMClassifier, BayesianFMOrdinal, BayesianFMRegressor
 
     common: dict[str, Any] = dict(
         rank=args.rank, method=args.method, num_warmup=args.warmup, num_samples=args.iter,
         num_chains=args.chains, random_state=args.seed, guide=args.guide,
         svi_steps=args.svi_steps, learning_rate=args.learning_rate, batch_size=args.batch_size,
         progress_bar=False if args.no_progress else None,
+        model=getattr(args, "model", "fm"), degree=getattr(args, "degree", 2),
     )
     if args.task == "binary":
         return BayesianFMClassifier(link=args.link or "probit", **common)
     if args.link is not None:
         raise ValueError("--link applies to --task binary only")
+    if args.task == "ordinal":
+        return BayesianFMOrdinal(**common)
     return BayesianFMRegressor(**common)
+
+
+def prediction_table(fm: Any, X: Any, y: np.ndarray | None, task: str,
+                     prob: float) -> pd.DataFrame:
+    """Return the rows of ``predictions.csv`` (``bayesfm fit`` and ``predict``).
+
+    Regression and ordinal add the predictive sd and interval of a new ``y``; ordinal adds
+    the most probable class.
+    """
+    s = fm.predict_summary(X, prob=prob)
+    table = pd.DataFrame({"row": np.arange(s.mean.size)})
+    if y is not None:
+        table["y"] = y
+    table["mean"], table["sd"], table["lower"], table["upper"] = s
+    if task in ("regression", "ordinal"):
+        ps = fm.predict_summary(X, prob=prob, kind="predictive")
+        table["pred_sd"], table["pred_lower"], table["pred_upper"] = ps.sd, ps.lower, ps.upper
+    if task == "ordinal":
+        table["class"] = fm.predict(X)
+    return table
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -53,7 +76,7 @@ def _metrics(task: str, y: np.ndarray, mean: np.ndarray, covered: np.ndarray) ->
     from sklearn.metrics import log_loss, roc_auc_score
 
     out: dict[str, Any] = {}
-    if task == "regression":
+    if task in ("regression", "ordinal"):
         out["rmse"] = float(np.sqrt(np.mean((y - mean) ** 2)))
         out["mae"] = float(np.mean(np.abs(y - mean)))
         out["predictive_interval_coverage"] = float(covered.mean())
@@ -128,29 +151,27 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
 
     train, test, data = read_inputs(args)
     fm = make_estimator(args)
+    fm.set_params(categorical=data.categorical, numeric=data.numeric)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        fm.fit(data.X_train, data.y_train, groups=data.groups)
+        fm.fit(data.X_train, data.y_train, groups=data.groups,
+               feature_names=data.feature_names)
     fit_s = time.perf_counter() - t0
     for w in caught:
         if issubclass(w.category, ConvergenceWarning):
             print(f"bayesfm: warning: {' '.join(str(w.message).split())}")
 
-    s = fm.predict_summary(data.X_test, prob=args.prob)
-    table = pd.DataFrame({"row": np.arange(s.mean.size)})
-    if data.y_test is not None:
-        table["y"] = data.y_test
-    table["mean"], table["sd"], table["lower"], table["upper"] = s
-    if args.task == "regression":
-        ps = fm.predict_summary(data.X_test, prob=args.prob, kind="predictive")
-        table["pred_sd"], table["pred_lower"], table["pred_upper"] = ps.sd, ps.lower, ps.upper
+    table = prediction_table(fm, data.X_test, data.y_test, args.task, args.prob)
+    mean = table["mean"].to_numpy()
     # 17 significant digits: the CSV reads back to the very float64 the API returns.
     table.to_csv(out / "predictions.csv", index=False, float_format="%.17g")
     written = ["predictions.csv"]
+    if getattr(args, "save", None):
+        fm.save(args.save)
     summary = fm.summary(ci_prob=args.prob)
     summary.to_csv(out / "summary.csv")
     fm.idata_.to_netcdf(out / "posterior.nc", engine="h5netcdf")
@@ -166,7 +187,7 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
         "train": str(train),
         "test": str(test),
         "train_rows": int(data.y_train.size),
-        "test_rows": int(s.mean.size),
+        "test_rows": int(mean.size),
         "n_features": int(fm.idata_["posterior"].sizes["feature"]),
         "fit_seconds": round(fit_s, 2),
         "interval_prob": args.prob,
@@ -178,11 +199,11 @@ def run_fit(args: argparse.Namespace) -> dict[str, Any]:
         "convergence_problems": list(fm.convergence_problems_),
     }
     if data.y_test is not None:
-        if args.task == "regression":
+        if args.task != "binary":
             covered = (table["pred_lower"] <= data.y_test) & (data.y_test <= table["pred_upper"])
         else:
             covered = np.zeros(0)
-        report["metrics"] = _metrics(args.task, data.y_test, s.mean, np.asarray(covered))
+        report["metrics"] = _metrics(args.task, data.y_test, mean, np.asarray(covered))
     report["files"] = [*written, "report.json"]
     (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False))
     return report

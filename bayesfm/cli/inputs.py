@@ -29,6 +29,9 @@ class Inputs:
     X_test: Any
     y_test: np.ndarray | None
     groups: np.ndarray | None
+    feature_names: list[str] | None = None
+    categorical: list[str] | None = None
+    numeric: list[str] | None = None
 
 
 def _check_file(path: str, option: str) -> Path:
@@ -76,16 +79,25 @@ def _binary_labels(y: np.ndarray, path: Path, line_of: Any) -> np.ndarray:
     return (y > 0).astype(np.int64)
 
 
-def _read_groups(path: Path) -> np.ndarray:
-    names = []
+def read_groups(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """Group name of every feature, and feature names when every line gives one.
+
+    One line per feature index: ``group`` or ``group<TAB>feature name`` (as
+    :meth:`bayesfm.data.DatasetInfo.write_groups` writes).
+    """
+    groups, names = [], []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        name = line.strip()
-        if not name:
+        group, _, name = line.strip().partition("\t")
+        if not group.strip():
             raise ValueError(f"{path}, line {lineno}: empty group name (one name per feature)")
-        names.append(name)
-    if not names:
+        groups.append(group.strip())
+        names.append(name.strip())
+    if not groups:
         raise ValueError(f"{path}: no group names (one line per feature expected)")
-    return np.asarray(names)
+    if any(names) and not all(names):
+        lineno = names.index("") + 1
+        raise ValueError(f"{path}, line {lineno}: no feature name, while other lines have one")
+    return np.asarray(groups), (names if all(names) else None)
 
 
 def read_libfm_inputs(args: argparse.Namespace, train: Path, test: Path) -> Inputs:
@@ -93,7 +105,8 @@ def read_libfm_inputs(args: argparse.Namespace, train: Path, test: Path) -> Inpu
     from bayesfm.data.libfm import read_libfm
 
     zero_based = args.format != "svmlight"
-    groups = _read_groups(_check_file(args.groups, "--groups")) if args.groups else None
+    groups, names = (read_groups(_check_file(args.groups, "--groups")) if args.groups
+                     else (None, None))
     n_features = None if groups is None else len(groups)
     X_tr, y_tr = read_libfm(train, n_features=n_features, zero_based=zero_based)
     X_te, y_te = read_libfm(test, n_features=n_features, zero_based=zero_based)
@@ -106,12 +119,12 @@ def read_libfm_inputs(args: argparse.Namespace, train: Path, test: Path) -> Inpu
     if args.task == "binary":
         y_tr = _binary_labels(y_tr, train, lambda r: _content_line(train, r))
         y_te = _binary_labels(y_te, test, lambda r: _content_line(test, r))
-    return Inputs(X_tr, y_tr, X_te, y_te, groups)
+    return Inputs(X_tr, y_tr, X_te, y_te, groups, names)
 
 
 def _read_csv(path: Path, nrows: int | None = None) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=True, nrows=nrows)
+        return pd.read_csv(path, keep_default_na=True, nrows=nrows)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as err:
@@ -131,8 +144,18 @@ def _numbers(col: pd.Series, path: Path, what: str) -> np.ndarray:
     return values
 
 
+def _columns_option(text: str | None) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
+
+
 def read_csv_inputs(args: argparse.Namespace, train: Path, test: Path) -> Inputs:
-    """Read CSV files: the ``--target`` column and feature columns, one group per column."""
+    """Read CSV files: the ``--target`` column and feature columns, one group per column.
+
+    Cells are read as pandas reads them (``pd.read_csv``: integers as int64), so that the
+    API on ``pd.read_csv`` frames with the same ``categorical`` / ``numeric`` fits the same
+    design. Without ``--categorical`` every feature column not in ``--numeric`` is declared
+    categorical; with it, undeclared columns follow the API's dtype rule.
+    """
     header = list(_read_csv(train, nrows=0).columns)
     if args.target not in header:
         raise ValueError(
@@ -142,10 +165,20 @@ def read_csv_inputs(args: argparse.Namespace, train: Path, test: Path) -> Inputs
     features = [c for c in header if c != args.target]
     if not features:
         raise ValueError(f"{train}: no feature columns besides the target {args.target!r}")
-    numeric = [c.strip() for c in args.numeric.split(",") if c.strip()] if args.numeric else []
+    numeric = _columns_option(args.numeric)
     unknown = [c for c in numeric if c not in features]
     if unknown:
         raise ValueError(f"--numeric names columns not among the features of {train}: {unknown}")
+    categorical = _columns_option(getattr(args, "categorical", None))
+    unknown = [c for c in categorical if c not in features]
+    if unknown:
+        raise ValueError(
+            f"--categorical names columns not among the features of {train}: {unknown}")
+    both = [c for c in categorical if c in numeric]
+    if both:
+        raise ValueError(f"columns {both} are named in both --categorical and --numeric")
+    if not categorical:
+        categorical = [c for c in features if c not in numeric]
     df_tr = _read_csv(train)
     test_header = list(_read_csv(test, nrows=0).columns)
     missing = [c for c in features if c not in test_header]
@@ -167,7 +200,8 @@ def read_csv_inputs(args: argparse.Namespace, train: Path, test: Path) -> Inputs
         y_tr = _binary_labels(y_tr, train, lambda r: r + 2)
         if y_te is not None:
             y_te = _binary_labels(y_te, test, lambda r: r + 2)
-    return Inputs(frame(df_tr, train), y_tr, frame(df_te, test), y_te, None)
+    return Inputs(frame(df_tr, train), y_tr, frame(df_te, test), y_te, None, None,
+                  categorical, numeric)
 
 
 def read_inputs(args: argparse.Namespace) -> tuple[Path, Path, Inputs]:

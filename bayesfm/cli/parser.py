@@ -15,6 +15,7 @@ import numpy as np
 
 from bayesfm.cli.demo import demo_command
 from bayesfm.cli.fit import fit_command
+from bayesfm.cli.predict import predict_command
 
 __all__ = ["build_parser"]
 
@@ -95,14 +96,26 @@ def _add_fit_parser(sub: Any) -> None:
                     "other column is a feature and becomes one group (field)")
     io.add_argument("--numeric", default=None, metavar="COL,COL",
                     help="CSV: comma-separated columns encoded as one standardised numeric "
-                    "feature; all other feature columns are one-hot (categorical)")
+                    "feature; all other feature columns are one-hot (categorical) unless "
+                    "--categorical is given")
+    io.add_argument("--categorical", default=None, metavar="COL,COL",
+                    help="CSV: comma-separated columns to one-hot encode; when given, other "
+                    "columns not in --numeric follow the Python API's rule (integer and "
+                    "float columns numeric, text columns one-hot)")
     io.add_argument("--groups", default=None, metavar="FILE",
                     help="libFM: text file with the group (field) name of every feature, one "
-                    "line per feature index; default one group for all features")
+                    "line per feature index, optionally followed by a tab and the feature's "
+                    "name (DatasetInfo.write_groups writes it); default one group for all "
+                    "features")
     model = fit.add_argument_group("model and inference")
-    model.add_argument("--task", required=True, choices=["regression", "binary"],
-                       help="regression (Gaussian likelihood) or binary labels 0/1 or -1/+1 "
-                       "(click-through rate)")
+    model.add_argument("--task", required=True, choices=["regression", "binary", "ordinal"],
+                       help="regression (Gaussian likelihood), binary labels 0/1 or -1/+1 "
+                       "(click-through rate) or ordinal (ordered integer classes, ratings)")
+    model.add_argument("--model", default="fm", choices=["fm", "ffm"],
+                       help="plain FM or field-aware FM over the groups (default: %(default)s)")
+    model.add_argument("--degree", type=int, default=2, choices=[2, 3],
+                       help="interaction order: 3 adds the order-3 term (--model fm only) "
+                       "(default: %(default)s)")
     model.add_argument("--rank", type=_positive_int, default=8, metavar="K",
                        help="number of latent factors per feature (default: %(default)s)")
     model.add_argument("--method", default="gibbs", choices=["gibbs", "nuts", "svi"],
@@ -136,6 +149,9 @@ def _add_fit_parser(sub: Any) -> None:
     output.add_argument("--prob", type=_probability, default=0.9,
                         help="mass of the credible intervals written and plotted "
                         "(default: %(default)s)")
+    output.add_argument("--save", default=None, metavar="FILE",
+                        help="also save the fitted model to FILE (e.g. model.bfm; JSON plus "
+                        "netCDF, never pickle) for 'bayesfm predict'")
     output.add_argument("--no-plots", action="store_true",
                         help="skip the diagnostics plots")
     output.add_argument("--no-progress", action="store_true",
@@ -167,4 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.set_defaults(func=demo_command)
     _add_fit_parser(sub)
+    pred = sub.add_parser(
+        "predict",
+        help="predict a file with a model saved by 'bayesfm fit --save'",
+        description="Load a model saved by 'bayesfm fit --save' and write predictions.csv "
+        "(the columns and digits 'bayesfm fit --test' writes) and report.json to --out.",
+        epilog="Example: bayesfm predict --model model.bfm --test test.csv --out preds",
+    )
+    pred.add_argument("--model", required=True, metavar="FILE",
+                      help="model file written by 'bayesfm fit --save'")
+    pred.add_argument("--test", required=True, metavar="FILE",
+                      help="rows to predict, in the format the model was fitted on")
+    pred.add_argument("--format", default="auto", choices=["auto", "libfm", "svmlight", "csv"],
+                      help="input format, as for 'bayesfm fit' (default: %(default)s)")
+    pred.add_argument("--target", default="y", metavar="COLUMN",
+                      help="CSV: the label column, if present (default: %(default)s)")
+    pred.add_argument("--prob", type=_probability, default=0.9,
+                      help="mass of the credible intervals (default: %(default)s)")
+    pred.add_argument("--out", default="bayesfm-predict", metavar="DIR",
+                      help="output folder, created if needed (default: %(default)s)")
+    pred.set_defaults(func=predict_command)
     return parser

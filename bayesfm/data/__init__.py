@@ -1,5 +1,6 @@
 """Data layer: the design pytree and its builders."""
 
+from bayesfm.data._columns import IntegerColumnWarning
 from bayesfm.data.datasets import (
     DatasetInfo,
     load_frappe,
@@ -10,11 +11,13 @@ from bayesfm.data.design import Design, check_finite, from_sparse, padded_rows
 from bayesfm.data.encoder import FMEncoder
 from bayesfm.data.libfm import read_libffm, read_libfm, write_libfm
 from bayesfm.data.simulate import SimulatedFM, simulate_fm
+from bayesfm.data.unseen import UnseenLevels, UnseenLevelWarning, unseen_levels, warn_unseen
 
 __all__ = [
     "DatasetInfo",
     "Design",
     "FMEncoder",
+    "IntegerColumnWarning",
     "check_finite",
     "from_sparse",
     "load_frappe",
@@ -25,5 +28,9 @@ __all__ = [
     "read_libffm",
     "read_libfm",
     "simulate_fm",
+    "unseen_levels",
+    "UnseenLevels",
+    "UnseenLevelWarning",
+    "warn_unseen",
     "write_libfm",
 ]

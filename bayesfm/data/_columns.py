@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["infer_kind", "is_json_label", "labels_of", "numeric_values", "plain"]
+__all__ = [
+    "INTEGER_ID_MIN_LEVELS",
+    "IntegerColumnWarning",
+    "infer_kind",
+    "integer_id_columns",
+    "is_json_label",
+    "labels_of",
+    "numeric_values",
+    "plain",
+    "warn_integer_columns",
+]
 
 
 def is_listlike(v: Any) -> bool:
@@ -85,3 +96,48 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
         )
     return x
 
+
+
+#: An undeclared integer column with more distinct values than this looks like an ID column.
+INTEGER_ID_MIN_LEVELS = 20
+
+
+class IntegerColumnWarning(UserWarning):
+    """An undeclared integer column with many distinct values is encoded as one number."""
+
+
+def integer_id_columns(df: pd.DataFrame, declared: Any = ()) -> list[Any]:
+    """Undeclared integer columns of ``df`` with more than :data:`INTEGER_ID_MIN_LEVELS` values.
+
+    Such a column (``user``, ``item``) is encoded as one scaled number unless named in
+    ``categorical=[...]``; this is rarely what an ID column means.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayesfm.data._columns import integer_id_columns
+    >>> df = pd.DataFrame({"user": range(30), "age": [20.5] * 30, "flag": [0, 1] * 15})
+    >>> integer_id_columns(df)
+    ['user']
+    """
+    skip = set(declared or ())
+    return [
+        c for c in df.columns
+        if c not in skip and pd.api.types.is_integer_dtype(df[c].dtype)
+        and not pd.api.types.is_bool_dtype(df[c].dtype)
+        and df[c].nunique() > INTEGER_ID_MIN_LEVELS
+    ]
+
+
+def warn_integer_columns(columns: list[Any], stacklevel: int = 3) -> None:
+    """Warn that ``columns`` (integer, many values, undeclared) are encoded as numbers."""
+    if not columns:
+        return
+    names = ", ".join(repr(c) for c in columns)
+    warnings.warn(
+        f"integer column(s) {names} have more than {INTEGER_ID_MIN_LEVELS} distinct values and "
+        "are encoded as one number each; if they are IDs, declare categorical="
+        f"{list(columns)!r}, else numeric={list(columns)!r} to silence this warning",
+        IntegerColumnWarning,
+        stacklevel=stacklevel,
+    )

@@ -94,6 +94,25 @@ class DatasetInfo:
             group_names=self.group_names,
         )
 
+    def write_groups(self, path: str | os.PathLike[str]) -> None:
+        r"""Write the ``--groups`` file of ``bayesfm fit``: ``group<TAB>feature`` per feature.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, pathlib
+        >>> from bayesfm.data import DatasetInfo
+        >>> info = DatasetInfo("toy", ("user=1", "item=1"), np.array([0, 1]), ("user", "item"))
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "toy.groups"
+        >>> info.write_groups(p)
+        >>> p.read_text().splitlines()
+        ['user\tuser=1', 'item\titem=1']
+
+        """
+        lines = (f"{self.group_names[g]}\t{name}\n"
+                 for g, name in zip(self.group_of_feature, self.feature_names, strict=True))
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+
 
 Split = tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix, np.ndarray, DatasetInfo]
 

@@ -2,7 +2,8 @@
 
 Every encoded column becomes one group: a categorical column a one-hot group, a numeric column
 a single standardised value feature, a column of lists a multi-hot group whose values in a row
-sum to 1. Categories unseen at fit time contribute no feature (cold start). The fitted state is
+sum to 1. Categories unseen at fit time contribute no feature here; the estimators draw their
+weights from the field's prior (:func:`bayesfm.data.unseen_levels`). The fitted state is
 plain JSON, because saved models are JSON plus netCDF, never pickle.
 """
 
@@ -19,11 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from bayesfm.data._columns import (
     infer_kind,
+    integer_id_columns,
     is_json_label,
     is_listlike,
     labels_of,
     numeric_values,
     plain,
+    warn_integer_columns,
 )
 from bayesfm.data.design import Design, from_sparse
 
@@ -67,9 +70,10 @@ class FMEncoder(BaseEstimator):
     cells are lists, tuples or sets are multi-hot with values ``count / n_known_labels``, so a
     row's values in the group sum to 1; other numeric columns are numeric, standardised with
     the fit-time mean and standard deviation (a zero sd is taken as 1). Integer ID columns are
-    numeric by dtype: name them in ``categorical``. Missing categorical labels give no feature;
-    missing numeric values raise. Columns present at transform time but not at fit time are
-    ignored.
+    numeric by dtype: name them in ``categorical`` (an undeclared integer column with more than
+    20 distinct values warns, :class:`~bayesfm.data.IntegerColumnWarning`). Missing categorical
+    labels give no feature; missing numeric values raise. Columns present at transform time
+    but not at fit time are ignored.
 
     Examples
     --------
@@ -157,8 +161,11 @@ class FMEncoder(BaseEstimator):
         if not df.columns.is_unique:
             raise ValueError("the DataFrame has duplicate column names")
         self._check_options()
+        kinds = self._kinds(df)
+        declared = [*(self.categorical or ()), *(self.numeric or ()), *(self.multi_hot or ())]
+        warn_integer_columns(integer_id_columns(df, declared))
         columns = []
-        for name, kind in self._kinds(df).items():
+        for name, kind in kinds.items():
             if not isinstance(plain(name), str | int) or isinstance(name, bool):
                 raise TypeError(f"column names must be str or int, got {name!r}")
             columns.append(self._fit_column(df[name], plain(name), kind))

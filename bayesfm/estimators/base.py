@@ -8,7 +8,6 @@ check and decode their labels.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, Self
 
@@ -18,14 +17,9 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 
-from bayesfm.data.design import Design, from_sparse
+from bayesfm.data.design import Design
 from bayesfm.engines import (
     FitProblem,
     auto_progress_bar,
@@ -36,28 +30,23 @@ from bayesfm.engines import (
     run_nuts,
     run_svi,
 )
-from bayesfm.estimators._validation import (
-    check_params,
-    check_positive_int,
-    check_sample_weight,
-    check_X_shape_and_kind,
-    float_dtype,
-    is_all_numeric,
-    warn_if_imprecise,
-)
+from bayesfm.estimators._inputs import Layout, design_of, layout_of
+from bayesfm.estimators._predict import draws_for, summaries_for
+from bayesfm.estimators._validation import check_params, check_positive_int, check_sample_weight
 from bayesfm.model import FMPriors, Likelihood, get_interaction
 from bayesfm.persistence import save_model
 from bayesfm.results import (
+    TRAIN_DIGEST,
     PosteriorDraws,
     PredictiveSummary,
     check_convergence,
     convergence_summary,
-    draws_from_datatree,
+    design_digest,
     keeps_pointwise,
     mean_draws,
     posterior_predictive,
     prediction_group,
-    summarize_predictions,
+    store_replicates,
     to_datatree,
 )
 
@@ -93,6 +82,8 @@ class BayesianFMBase(BaseEstimator):
         progress_bar: bool | None = None,
         store: str = "draws",
         max_kept: int = 100,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
     ) -> None:
         self.rank = rank
         self.method = method
@@ -113,6 +104,8 @@ class BayesianFMBase(BaseEstimator):
         self.progress_bar = progress_bar
         self.store = store
         self.max_kept = max_kept
+        self.categorical = categorical
+        self.numeric = numeric
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -133,41 +126,9 @@ class BayesianFMBase(BaseEstimator):
         return codes
 
     # -- inputs ----------------------------------------------------------------------------
-    def _design(self, X: Any, *, reset: bool, groups: Any = None) -> Design:
+    def _design(self, X: Any, *, reset: bool, layout: Layout | None = None) -> Design:
         """Validate ``X`` and turn it into a Design laid out like the training data."""
-        if isinstance(X, pd.DataFrame) and not is_all_numeric(X):
-            return self._design_from_frame(X, reset=reset)
-        if reset:
-            self.encoder_ = None
-        elif getattr(self, "encoder_", None) is not None:
-            raise TypeError(
-                "this model was fitted on a DataFrame; pass a DataFrame with the same columns"
-            )
-        check_X_shape_and_kind(X)
-        X = validate_data(
-            self, X, reset=reset, accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32], ensure_min_samples=1,
-        )
-        if reset:
-            design = from_sparse(X, groups=groups, dtype=float_dtype())
-            warn_if_imprecise(design)
-            return design
-        return self.design_template_.with_rows(X)
-
-    def _design_from_frame(self, X: pd.DataFrame, *, reset: bool) -> Design:
-        from bayesfm.data.encoder import FMEncoder
-
-        if not reset and getattr(self, "encoder_", None) is None:
-            raise TypeError("this model was fitted on an array; pass an array, not a DataFrame")
-        _check_feature_names(self, X, reset=reset)
-        _check_n_features(self, X, reset=reset)
-        if X.shape[0] == 0:
-            raise ValueError("X has 0 rows; at least one row is required")
-        if reset:
-            self.encoder_ = FMEncoder().fit(X)
-        design = self.encoder_.transform(X)
-        dtype = float_dtype() if reset else self.design_template_.values.dtype
-        return dataclasses.replace(design, values=design.values.astype(dtype))
+        return design_of(self, X, reset=reset, layout=layout)
 
     # -- fitting ---------------------------------------------------------------------------
     def _run_engine(self, problem: FitProblem, key: jax.Array) -> Any:
@@ -193,7 +154,10 @@ class BayesianFMBase(BaseEstimator):
             num_samples=self.num_samples, progress_bar=progress,
         )
 
-    def fit(self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None) -> Self:
+    def fit(
+        self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None,
+        feature_names: Any = None, group_names: Any = None,
+    ) -> Self:
         """Draw from the posterior of the FM given ``X`` and ``y``.
 
         Parameters
@@ -201,12 +165,19 @@ class BayesianFMBase(BaseEstimator):
         X : sparse matrix, array-like or DataFrame of shape (n_rows, n_features)
             A DataFrame with categorical, string, boolean or list columns is encoded column
             by column (one group per column: one-hot, scaled numeric value, multi-hot; see
-            :class:`bayesfm.data.FMEncoder`); an all-numeric DataFrame is used like an array.
+            :class:`bayesfm.data.FMEncoder`), as is one with columns declared in
+            ``categorical`` / ``numeric``; an all-numeric DataFrame is otherwise used like an
+            array with its column names. A :class:`~bayesfm.data.Design` brings its groups
+            and names.
         y : array-like of shape (n_rows,)
-        groups : array-like of shape (n_features,), optional
-            Group (field) of every column of an array or sparse ``X``; default one group.
+        groups : array-like of shape (n_features,) or DatasetInfo, optional
+            Group (field) of every column of an array or sparse ``X``; default one group. A
+            loader's :class:`~bayesfm.data.DatasetInfo` gives groups and names at once.
         sample_weight : array-like of shape (n_rows,), optional
             Non-negative row weights (frequency weights).
+        feature_names, group_names : sequence of str, optional
+            Coordinates of ``idata_`` for an array or sparse ``X`` (default ``x0 ..``,
+            ``g0 ..``), so that ``idata_.posterior.w.sel(feature="user=42")`` works.
 
         Returns
         -------
@@ -215,7 +186,8 @@ class BayesianFMBase(BaseEstimator):
         priors: FMPriors = check_params(self)
         if groups is not None and isinstance(X, pd.DataFrame):
             raise ValueError("groups cannot be given with a DataFrame: columns are the groups")
-        design = self._design(X, reset=True, groups=groups)
+        X, layout = layout_of(X, groups, feature_names, group_names)
+        design = self._design(X, reset=True, layout=layout)
         y_arr = self._check_y(y, design.n_rows)
         sw = check_sample_weight(sample_weight, design.n_rows)
         likelihood = self._get_likelihood()
@@ -231,6 +203,7 @@ class BayesianFMBase(BaseEstimator):
             attrs={"method": self.method, "estimator": type(self).__name__,
                    "store": self.store},
         )
+        self.idata_.attrs[TRAIN_DIGEST] = design_digest(design.indices, design.values)
         self.design_template_ = design.take(np.arange(0))
         if self.method in ("gibbs", "nuts"):
             self.convergence_problems_ = check_convergence(self.idata_)
@@ -240,17 +213,12 @@ class BayesianFMBase(BaseEstimator):
         return self
 
     # -- prediction ------------------------------------------------------------------------
-    def _draws(self, X: Any) -> tuple[PosteriorDraws, Design]:
-        check_is_fitted(self, "idata_")
-        design = self._design(X, reset=False)
-        draws = draws_from_datatree(self.idata_, dtype=design.values.dtype,
-                                    likelihood=self._get_likelihood())
-        return draws, design
+    def _draws(self, X: Any, *, at_prior_means: bool = False) -> tuple[PosteriorDraws, Design]:
+        """Return the draws that predict ``X`` and its design (unseen levels: group prior)."""
+        return draws_for(self, X, at_prior_means=at_prior_means)
 
     def _summaries(self, X: Any, prob: float | None, kind: str) -> PredictiveSummary:
-        draws, design = self._draws(X)
-        return summarize_predictions(draws, design.indices, design.values, prob=prob,
-                                     kind=kind, rng_key=jax.random.key(0))
+        return summaries_for(self, X, prob, kind)
 
     def predict_interval(self, X: Any, prob: float = 0.9, *, kind: str = "mean") -> np.ndarray:
         """Equal-tailed credible interval of the prediction for every row.
@@ -263,8 +231,9 @@ class BayesianFMBase(BaseEstimator):
         kind : {"mean", "predictive"}
             ``"mean"`` bounds ``E[y | x]`` (the click probability for the classifier, the
             expected class value for the ordinal estimator); ``"predictive"`` bounds a new
-            ``y`` (regression: with the noise; ordinal: the central range of the predicted
-            classes; classifier: as ``"mean"``).
+            ``y``, exactly from the predictive mixture over the draws (regression: quantiles
+            of the mixture of normals; classifier and ordinal: the central range of classes
+            under the mean class probabilities).
 
         Returns
         -------
@@ -323,39 +292,47 @@ class BayesianFMBase(BaseEstimator):
     ) -> np.ndarray:
         """Replicated observations for the rows of ``X``: one simulated ``y`` per draw.
 
-        The input of a posterior predictive check (:func:`bayesfm.plots.plot_ppc`): a new
-        ``y`` from the likelihood (Gaussian noise with the draw's ``tau``, a 0/1 click, a
-        class) for every posterior draw and row.
+        The input of a posterior predictive check: a new ``y`` from the likelihood (Gaussian
+        noise with the draw's ``tau``, a 0/1 click, a class) for every posterior draw and
+        row. They are also written into ``idata_``: for the training rows as
+        ``posterior_predictive["y"]`` with the posterior's ``(chain, draw)`` dims and the
+        ``obs`` dim of ``observed_data`` (so ``arviz_plots.plot_ppc_dist(fm.idata_)`` and
+        ``arviz.loo_pit(fm.idata_)`` work), for other rows as ``predictions["y"]`` (dim
+        ``pred_obs``).
 
         Parameters
         ----------
         X : sparse matrix, array-like or DataFrame
         num_draws : int, optional
             Use this many posterior draws, picked at random without replacement; default
-            all of them.
+            all of them (then the group has the posterior's chains and draws; with a subset
+            one chain of the chosen draws).
         random_state : int, numpy Generator or None
             Seed of the draw choice and of the simulated noise.
 
         Returns
         -------
         ndarray of shape (num_draws, n_rows)
-            float64 values (regressor) or labels (classifier: 0/1; ordinal: ``classes_``).
+            float64 values (regressor) or labels (classifier and ordinal: ``classes_``).
 
         Examples
         --------
-        >>> y_rep = fm.sample_posterior_predictive(X, num_draws=100)  # doctest: +SKIP
-        >>> bayesfm.plots.plot_ppc(y, y_rep)  # doctest: +SKIP
+        >>> y_rep = fm.sample_posterior_predictive(X_train)  # doctest: +SKIP
+        >>> arviz_plots.plot_ppc_dist(fm.idata_)  # doctest: +SKIP
         """
         draws, design = self._draws(X)
         rng = np.random.default_rng(random_state)
+        keep = None
         if num_draws is not None:
             check_positive_int(num_draws, "num_draws")
             if num_draws > draws.n_draws:
                 raise ValueError(f"num_draws={num_draws}, but the fit holds {draws.n_draws} "
                                  "draws")
-            draws = draws.subset(np.sort(rng.choice(draws.n_draws, size=num_draws,
-                                                    replace=False)))
-        return self._decode(posterior_predictive(draws, design.indices, design.values, rng=rng))
+            keep = np.sort(rng.choice(draws.n_draws, size=num_draws, replace=False))
+            draws = draws.subset(keep)
+        rep = self._decode(posterior_predictive(draws, design.indices, design.values, rng=rng))
+        store_replicates(self.idata_, rep, design_digest(design.indices, design.values), keep)
+        return rep
 
     def predict_idata(self, X: Any) -> xr.DataTree:
         """Return the fit's DataTree plus a ``predictions`` group for the rows of ``X``.

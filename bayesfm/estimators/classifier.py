@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 
 from bayesfm.data.design import check_finite
-from bayesfm.estimators._validation import as_1d, numeric_labels
+from bayesfm.estimators._validation import as_1d
 from bayesfm.estimators.base import BayesianFMBase
 from bayesfm.model import Likelihood, get_likelihood
 from bayesfm.persistence import register_estimator
@@ -39,7 +39,9 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
 
     Attributes
     ----------
-    classes_ : ndarray, ``[0, 1]``
+    classes_ : ndarray
+        The two labels in sorted order (any two: 0/1, -1/+1, ``"no"``/``"yes"``); the
+        second is the positive class whose probability ``predict_proba(X)[:, 1]`` gives.
     idata_ : xarray.DataTree
 
     Examples
@@ -73,6 +75,8 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         progress_bar: bool | None = None,
         store: str = "draws",
         max_kept: int = 100,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
     ) -> None:
         super().__init__(
             rank, method, model=model, degree=degree, num_warmup=num_warmup,
@@ -81,7 +85,7 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
             priors=priors, parameterization=parameterization, guide=guide,
             svi_steps=svi_steps, learning_rate=learning_rate, batch_size=batch_size,
             log_likelihood=log_likelihood, progress_bar=progress_bar, store=store,
-            max_kept=max_kept,
+            max_kept=max_kept, categorical=categorical, numeric=numeric,
         )
         self.link = link
 
@@ -96,23 +100,30 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         return tags
 
     def _check_y(self, y: Any, n_rows: int) -> np.ndarray:
-        y_arr = numeric_labels(as_1d(y, n_rows))
-        check_finite(y_arr, "y")
-        bad = ~np.isin(y_arr, (0.0, 1.0))
-        if bad.any():
-            prefix = ""
-            if np.unique(y_arr).size > 2:
-                prefix = "Only binary classification is supported. "
+        """Code two labels of any kind (0/1, -1/+1, strings) as 0, 1 in sorted order."""
+        y_arr = as_1d(y, n_rows)
+        if y_arr.dtype.kind in "biuf":
+            check_finite(y_arr.astype(np.float64), "y")
+        elif y_arr.dtype.kind == "O" and all(isinstance(v, str) for v in y_arr):
+            y_arr = y_arr.astype(str)
+        try:
+            classes, codes = np.unique(y_arr, return_inverse=True)
+        except TypeError:
             raise ValueError(
-                f"{prefix}labels must be 0 or 1; found {np.unique(y_arr[bad])[:5].tolist()} "
-                f"(first at row {int(np.argmax(bad))})"
-            )
-        if np.unique(y_arr).size < 2:
+                f"y mixes label types ({sorted({type(v).__name__ for v in y_arr})}); give "
+                "two labels of one type"
+            ) from None
+        if classes.size > 2:
             raise ValueError(
-                f"y contains one class only ({int(y_arr[0])}); a classifier needs both 0 and 1"
+                f"Only binary classification is supported. y has {classes.size} classes "
+                f"(first ones: {classes[:5].tolist()}); give two labels"
             )
-        self.classes_ = np.array([0, 1])
-        return y_arr
+        if classes.size < 2:
+            raise ValueError(
+                f"y contains one class only ({classes[0]!r}); a classifier needs two labels"
+            )
+        self.classes_ = classes
+        return codes.astype(np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior mean of the class probabilities, shape ``(n_rows, 2)``."""
@@ -120,8 +131,8 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         return class_probabilities(draws, design.indices, design.values)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable label (0 or 1) under the posterior mean probability."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+        """Most probable label (of ``classes_``) under the posterior mean probability."""
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)]
 
     def _decode(self, codes: np.ndarray) -> np.ndarray:
         return self.classes_[codes]

@@ -73,6 +73,14 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
         chains) put it at 7 % of the posterior sd (0.5 % of the posterior variance), and
         intervals from 200 draws have tail quantiles good to a few percent of their width;
         predictions cost ``S`` scores per row.
+    categorical, numeric : list of str, optional
+        DataFrame columns to one-hot encode, and to encode as one scaled number, whatever
+        their dtype (:class:`bayesfm.data.FMEncoder`). Integer ID columns (``user``,
+        ``item``) are numbers by dtype: declare them ``categorical``; an undeclared integer
+        column with more than 20 distinct values warns
+        (:class:`bayesfm.data.IntegerColumnWarning`). Levels unseen at fit time get a weight
+        and factors drawn per posterior draw from their field's prior, with an
+        :class:`~bayesfm.data.UnseenLevelWarning` naming the fields.
 
     Attributes
     ----------

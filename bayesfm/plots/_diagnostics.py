@@ -39,6 +39,16 @@ def _identifiable(
     return [(n, a) for n, a in found if a is not None]
 
 
+_LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def _component_label(comp: object) -> str:
+    """``user`` or ``group=a, factor=0`` for a stacked component coordinate."""
+    if isinstance(comp, tuple):
+        return ", ".join(str(c) for c in comp)
+    return str(comp)
+
+
 def plot_trace(
     dt: xr.DataTree, var_names: Sequence[str] | None = None, *, max_lines: int = 4
 ) -> Figure:
@@ -79,19 +89,26 @@ def plot_trace(
         comps = flat["component"].values[:max_lines]
         for c_i, comp in enumerate(comps):
             sub = flat.isel(component=c_i)
-            for chain in sub["chain"].values:
+            for k, chain in enumerate(sub["chain"].values):
                 vals = np.asarray(sub.sel(chain=chain).values)
-                # Scalars: one colour per chain; vectors: one colour per component.
-                color = f"C{c_i}" if len(comps) > 1 else f"C{int(chain)}"
-                axes[row, 0].plot(vals, lw=0.6, alpha=0.8, color=color)
+                # Scalars: one colour per chain; vectors: one colour per component and one
+                # line style per chain, with a legend naming the components.
+                vector = bool(extra)
+                axes[row, 0].plot(
+                    vals, lw=0.6, alpha=0.8, color=f"C{c_i}" if vector else f"C{k}",
+                    ls=_LINE_STYLES[k % len(_LINE_STYLES)] if vector else "-",
+                    label=(_component_label(comp) if vector and k == 0 else None))
             axes[row, 1].hist(np.asarray(sub.values).ravel(), bins=30, histtype="step",
                               color=f"C{c_i}", density=True)
         label = name if not extra else f"{name} ({len(comps)} of {flat.sizes['component']})"
         axes[row, 0].set_ylabel(label)
+        if extra:
+            axes[row, 0].legend(fontsize="x-small", loc="upper right", ncol=len(comps))
         axes[row, 1].set_yticks([])
     axes[-1, 0].set_xlabel("draw")
     axes[-1, 1].set_xlabel("value")
-    axes[0, 0].set_title("trace (one line per chain)")
+    axes[0, 0].set_title("trace (scalars: a colour per chain; vectors: a colour per "
+                         "component, a line style per chain)", fontsize="small")
     axes[0, 1].set_title("marginal posterior")
     fig.tight_layout()
     return fig

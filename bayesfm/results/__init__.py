@@ -4,6 +4,9 @@
   :func:`draws_from_datatree` (back to the draws that predict);
 - :mod:`.predict`: chunked predictions from :class:`PosteriorDraws`;
 - :mod:`.diagnostics`: R-hat and ESS of the identifiable quantities;
+- :mod:`.intervals`: exact predictive summaries from the predictive mixture;
+- :mod:`.replicates`: replicated ``y`` as ``posterior_predictive`` / ``predictions``;
+- :mod:`.unseen`: new levels drawn from their group prior (cold start);
 - :mod:`.compare`: model choice by PSIS-LOO (:func:`compare`, :func:`psis_loo`).
 """
 
@@ -31,6 +34,8 @@ from bayesfm.results.predict import (
     posterior_predictive,
     summarize_predictions,
 )
+from bayesfm.results.replicates import TRAIN_DIGEST, design_digest, store_replicates
+from bayesfm.results.unseen import group_prior_draws, with_unseen_levels
 
 __all__ = [
     "DIMS",
@@ -56,4 +61,9 @@ __all__ = [
     "psis_loo",
     "summarize_predictions",
     "to_datatree",
+    "group_prior_draws",
+    "TRAIN_DIGEST",
+    "design_digest",
+    "store_replicates",
+    "with_unseen_levels",
 ]

@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from bayesfm.model import Interaction, Likelihood, fm_score
+from bayesfm.results.intervals import class_summary, normal_mixture_summary
 
 __all__ = [
     "PosteriorDraws",
@@ -167,11 +168,12 @@ def summarize_predictions(
     kind : {"mean", "predictive"}
         ``"mean"`` summarises the regression function ``E[y | x]`` (what the posterior
         knows: the click probability of a binary likelihood, the expected class value of an
-        ordinal one); ``"predictive"`` summarises a new ``y`` (Gaussian: plus the noise of
-        every draw; ordinal: the mixture of the classes' predictive probabilities, its
-        interval in class values; binary: the same as ``"mean"``).
+        ordinal one); ``"predictive"`` summarises a new ``y`` exactly, from the predictive
+        mixture over the draws (Gaussian: quantiles of the mixture of normals
+        ``N(mu_s, 1/tau_s)``; binary and ordinal: the mean class probabilities, the interval
+        the central range of classes; see :mod:`bayesfm.results.intervals`).
     rng_key : jax.Array, optional
-        Seeds the noise of a Gaussian ``kind="predictive"``.
+        Ignored (the predictive summaries draw no noise); kept for compatibility.
     budget_bytes : int
         Memory for one chunk of rows times draws.
 
@@ -182,11 +184,10 @@ def summarize_predictions(
     if kind not in ("mean", "predictive"):
         raise ValueError(f"unknown kind {kind!r}; valid: mean, predictive")
     _check_prob(prob)
+    del rng_key  # the predictive summaries are exact: no noise is drawn
     lik = draws.likelihood
     lp = draws.likelihood_params()
     task = lik.task
-    seed = 0 if rng_key is None else int(jax.random.randint(rng_key, (), 0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
     noise_sd = None
     if kind == "predictive" and task == "regression":
         noise_sd = lik.noise_sd(lp)  # type: ignore[attr-defined]
@@ -194,35 +195,25 @@ def summarize_predictions(
     rows = draws.rows_per_chunk(indices.shape[1], _n_outputs(draws), budget_bytes)
     out = [np.empty(n, dtype=np.float64) for _ in range(4)]
     q = None if prob is None else [(1 - prob) / 2, (1 + prob) / 2]
+    stats: tuple[Any, ...]
     for sl, eta in eta_chunks(draws, indices, values, rows):
         eta64 = np.asarray(eta, dtype=np.float64)
         if kind == "predictive" and task == "ordinal":
-            stats = _ordinal_predictive(lik, eta64, lp, q)
+            stats = class_summary(lik.probabilities(eta64, lp).mean(axis=0),  # type: ignore[attr-defined]
+                                  np.asarray(lik.values(), np.float64), q)  # type: ignore[attr-defined]
+        elif kind == "predictive" and task == "binary":
+            p1 = lik.mean(eta64, lp).mean(axis=0)
+            stats = class_summary(np.column_stack([1.0 - p1, p1]), np.array([0.0, 1.0]), q)
+        elif noise_sd is not None:
+            stats = normal_mixture_summary(lik.mean(eta64, lp), noise_sd, q)
         else:
             mu = lik.mean(eta64, lp)
-            if noise_sd is not None:
-                mu = mu + rng.standard_normal(mu.shape) * noise_sd[:, None]
             # A sort per row: skipped when only the mean and sd are wanted.
             lo, hi = np.quantile(mu, q, axis=0) if q is not None else (np.nan, np.nan)
             stats = (mu.mean(axis=0), mu.std(axis=0), lo, hi)
         for o, stat in zip(out, stats, strict=True):
             o[sl] = stat
     return PredictiveSummary(*out)
-
-
-def _ordinal_predictive(lik: Any, eta: np.ndarray, lp: dict, q: list | None) -> tuple:
-    """Mean, sd and central interval of a new rating under the predictive class mixture."""
-    vals = lik.values()
-    mean_p = lik.probabilities(eta, lp).mean(axis=0)
-    m = mean_p @ vals
-    sd = np.sqrt(np.maximum(mean_p @ vals**2 - m * m, 0.0))
-    lo = hi = np.nan
-    if q is not None:
-        cdf = np.cumsum(mean_p, axis=1)
-        last = vals.size - 1
-        lo = vals[np.minimum((cdf < q[0]).sum(axis=1), last)]
-        hi = vals[np.minimum((cdf < q[1]).sum(axis=1), last)]
-    return m, sd, lo, hi
 
 
 def class_probabilities(

@@ -187,17 +187,14 @@ Y_CASES = [
          r"y has 0 values, but X has 12 rows"),
     Case("estimator", "a single class",
          lambda: BayesianFMClassifier(**FAST).fit(X, np.ones(12)), ValueError,
-         r"y contains one class only \(1\); a classifier needs both 0 and 1"),
-    Case("estimator", "labels -1/+1",
-         lambda: BayesianFMClassifier(**FAST).fit(X, 2 * LABELS - 1), ValueError,
-         r"labels must be 0 or 1; found \[-1.0\] \(first at row 0\)"),
+         r"y contains one class only \(np.float64\(1.0\)\); a classifier needs two labels"),
     Case("estimator", "three classes",
          lambda: BayesianFMClassifier(**FAST).fit(X, np.arange(12) % 3), ValueError,
-         r"Only binary classification is supported. labels must be 0 or 1; found \[2.0\] "
-         r"\(first at row 2\)"),
-    Case("estimator", "text labels",
-         lambda: BayesianFMClassifier(**FAST).fit(X, np.array(["a", "b"] * 6)), ValueError,
-         r"y must be numeric, got dtype <U1 with value np.str_\('a'\)"),
+         r"Only binary classification is supported. y has 3 classes \(first ones: \[0, 1, "
+         r"2\]\); give two labels"),
+    Case("estimator", "labels of mixed types",
+         lambda: BayesianFMClassifier(**FAST).fit(X, np.array(["a", 1] * 6, dtype=object)),
+         ValueError, r"y mixes label types \(\['int', 'str'\]\); give two labels of one type"),
 ]
 
 
@@ -241,6 +238,27 @@ GROUPS = [
     Case("estimator", "from_sparse with both groups and group_sizes",
          lambda: from_sparse(X, groups=[0, 0, 1, 1], group_sizes=[2, 2]), ValueError,
          r"give either groups or group_sizes, not both"),
+    Case("estimator", "feature_names of the wrong length",
+         lambda: reg().fit(X, Y, feature_names=["a", "b"]), ValueError,
+         r"feature_names has 2 names for 4 features"),
+    Case("estimator", "group_names for fewer groups",
+         lambda: reg().fit(X, Y, groups=[0, 0, 1, 1], group_names=["user"]), ValueError,
+         r"group_names has 1 names, but there are 2 groups"),
+    Case("estimator", "feature_names with a DataFrame",
+         lambda: reg().fit(FRAME, Y, feature_names=["a", "b"]), ValueError,
+         r"feature_names and group_names cannot be given with a DataFrame"),
+    Case("estimator", "categorical= with an array",
+         lambda: reg(categorical=["user"]).fit(X, Y), TypeError,
+         r"categorical= / numeric= name DataFrame columns, but X is a ndarray"),
+    Case("estimator", "categorical= names a missing column",
+         lambda: reg(categorical=["item"]).fit(FRAME, Y), ValueError,
+         r"columns \['item'\] were named but are not in the DataFrame"),
+    Case("estimator", "a column both categorical and numeric",
+         lambda: reg(categorical=["age"], numeric=["age"]).fit(FRAME, Y), ValueError,
+         r"column 'age' is named in two of categorical, numeric and multi_hot"),
+    Case("estimator", "categorical= as a string",
+         lambda: reg(categorical="user").fit(FRAME, Y), TypeError,
+         r"categorical must be a list of column names, not the string 'user'"),
 ]
 
 
