@@ -3,7 +3,7 @@
     BAYESFM_DATA=/path/to/data python benchmarks/bench_chains.py
     BAYESFM_DATA=... python benchmarks/bench_chains.py --chains 4 --sweeps 10
 
-The Gibbs kernel batches its chains with :func:`bayesfm.engines.gibbs.kernel.each_chain`
+The Gibbs kernel batches its chains with :func:`bayesfm.engines.drive.each_chain`
 (``lax.map``: one chain after another inside one compiled call). This script times one sweep
 (:func:`bayesfm.engines.gibbs.step` with the likelihood's ``latent_for`` part and the
 interaction's ``term_for`` part) of ``--chains`` chains both ways, after compilation, on the

@@ -8,7 +8,7 @@ passed in; their Gibbs parts are looked up in :mod:`~bayesfm.engines.gibbs.laten
 :mod:`~bayesfm.engines.gibbs.terms`. The data travel inside the kernel state as jit
 *arguments*: ``MCMC`` closes its sample function over the model arguments, and closed-over
 arrays would be embedded in the compiled program as constants (compile time then grows with
-the data). What is kept of each draw is set by ``store`` (:mod:`~bayesfm.engines.gibbs.store`).
+the data). What is kept of each draw is set by ``store`` (:mod:`~bayesfm.engines.store`).
 """
 
 from __future__ import annotations
@@ -18,38 +18,21 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
-from jax import lax
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.util import is_prng_key
 
-from bayesfm.engines.gibbs import store as stores
+from bayesfm.engines import store as stores
+from bayesfm.engines.drive import each_chain
 from bayesfm.engines.gibbs.blocks import GibbsData, prepare_data
 from bayesfm.engines.gibbs.latents import LATENTS, GibbsLatent, latent_for
+from bayesfm.engines.gibbs.mixing import GibbsMoves, mixing_moves
 from bayesfm.engines.gibbs.sweep import GibbsState, init, step
 from bayesfm.engines.gibbs.terms import term_for
 from bayesfm.model.interactions import Interaction, get_interaction
 from bayesfm.model.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
 from bayesfm.model.priors import FMPriors
 
-__all__ = ["FMGibbs", "FMGibbsState", "each_chain"]
-
-
-def each_chain(sweep: Any, chains: Any, data: Any) -> Any:
-    """Apply ``sweep(chain, data)`` to every chain of a batch, one chain after another.
-
-    The chains run through :func:`jax.lax.map`, not :func:`jax.vmap`: under ``vmap`` the
-    sweep's in-loop updates of single cache rows (``q``) become scatters over the batched
-    cache, which XLA copies whole at every block. That made two field-aware chains on frappe
-    33 times slower than running them in turn (18.7 s against 0.56 s per sweep), the plain FM
-    20-25% and the degree-3 FM 7% slower (docs/benchmarks.md, benchmarks/bench_chains.py).
-
-    Examples
-    --------
-    >>> import jax.numpy as jnp
-    >>> each_chain(lambda c, d: c + d, jnp.arange(3.0), 10.0)
-    Array([10., 11., 12.], dtype=float32)
-    """
-    return lax.map(lambda chain: sweep(chain, data), chains)
+__all__ = ["FMGibbs", "FMGibbsState"]
 
 
 class FMGibbsState(NamedTuple):
@@ -134,7 +117,7 @@ class FMGibbs(MCMCKernel):
     dtype, layout
         Of the blocks (:func:`bayesfm.engines.gibbs.prepare_data`).
     store : {"draws", "moments"}
-        What ``MCMC`` collects (:mod:`bayesfm.engines.gibbs.store`); a ``"moments"`` run's
+        What ``MCMC`` collects (:mod:`bayesfm.engines.store`); a ``"moments"`` run's
         moments are read with :meth:`collect_moments` from ``MCMC.last_state.moments``.
     num_samples, thinning, max_kept, ref_rows
         ``"moments"`` only: ``MCMC``'s ``num_samples`` and ``thinning`` (they place the kept
@@ -143,6 +126,9 @@ class FMGibbs(MCMCKernel):
     pointwise_log_likelihood : bool, default False
         Also collect every training row's log likelihood at every draw
         (``log_likelihood_pointwise``, N floats a draw), read from the caches.
+    moves : str or GibbsMoves, default "none"
+        The exact mixing moves of every sweep (:data:`~bayesfm.engines.gibbs.MOVES`):
+        ``"none"`` (the blocks and ridge moves only), ``"groups"``, ``"scale"`` or ``"all"``.
 
     Examples
     --------
@@ -167,7 +153,7 @@ class FMGibbs(MCMCKernel):
         sample_weight: Any = None, init_scale: float = 0.1, dtype: Any = None,
         layout: str = "auto", store: str = "draws", num_samples: int | None = None,
         thinning: int = 1, max_kept: int = 100, ref_rows: Any = None,
-        pointwise_log_likelihood: bool = False,
+        pointwise_log_likelihood: bool = False, moves: str | GibbsMoves = "none",
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
@@ -184,6 +170,7 @@ class FMGibbs(MCMCKernel):
         self.term = term_for(self.interaction, self.n_groups, self.rank)
         self.priors = FMPriors(*(float(c) for c in priors))
         self.init_scale = float(init_scale)
+        self.moves = mixing_moves(moves)
         if self.likelihood.task == "ordinal":
             codes = np.asarray(y, dtype=np.float64)
             c = int(getattr(self.likelihood, "n_classes", 0))
@@ -230,7 +217,7 @@ class FMGibbs(MCMCKernel):
 
     def _one(self, chain: GibbsState, data: GibbsData) -> tuple[GibbsState, dict]:
         """One sweep of one chain and what is collected of it."""
-        chain = step(chain, data, **self.parts)
+        chain = step(chain, data, **self.parts, moves=self.moves)
         ref = None if self.ref_rows is None else jax.device_put(self.ref_rows)
         return chain, _sites(chain, data, ref, self.latent, self._small_sites(), self.pointwise)
 
@@ -281,6 +268,6 @@ class FMGibbs(MCMCKernel):
     def collect_moments(self, moments: stores.Moments, num_chains: int) -> tuple[dict, dict]:
         """Return the running moments and the kept draws of a finished ``"moments"`` run.
 
-        See :func:`bayesfm.engines.gibbs.store.collect`.
+        See :func:`bayesfm.engines.store.collect`.
         """
         return stores.collect(moments, num_chains, self.plan)

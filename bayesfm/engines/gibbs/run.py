@@ -27,10 +27,11 @@ def run_gibbs(
     rng_key: jax.Array, progress_bar: bool = True, chain_method: str = "vectorized",
     init_scale: float = 0.1, store: str = "draws", max_kept: int = 100, ref_rows: Any = None,
     init_params: dict[str, Any] | None = None, pointwise_log_likelihood: bool = False,
+    moves: Any = "none",
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
 
-    The model and memory arguments are those of :class:`~bayesfm.engines.gibbs.FMGibbs`
+    The model, memory and ``moves`` arguments are those of :class:`~.kernel.FMGibbs`
     (``indices, values, group_of_feature`` its ``data``); ``num_warmup``, ``num_samples``,
     ``num_chains``, ``thinning``, ``chain_method`` and ``progress_bar`` those of
     :class:`numpyro.infer.MCMC` (``num_samples`` post-warmup sweeps per chain, every
@@ -68,7 +69,7 @@ def run_gibbs(
                      n_classes=n_classes, priors=priors, sample_weight=sample_weight,
                      init_scale=init_scale, store=store, num_samples=num_samples,
                      thinning=thinning, max_kept=max_kept, ref_rows=ref_rows,
-                     pointwise_log_likelihood=pointwise_log_likelihood)
+                     pointwise_log_likelihood=pointwise_log_likelihood, moves=moves)
     settings = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     thinning=thinning, progress_bar=progress_bar)
     if chain_method == "vectorized":  # the same draws as MCMC's, with less around the sweep
@@ -87,7 +88,7 @@ def run_gibbs(
 def fit_gibbs(
     problem: FitProblem, *, rng_key: jax.Array, num_warmup: int = 500, num_samples: int = 500,
     num_chains: int = 2, thinning: int = 1, progress_bar: bool = True, store: str = "draws",
-    max_kept: int = 100, pointwise_log_likelihood: bool = False,
+    max_kept: int = 100, pointwise_log_likelihood: bool = False, moves: Any = "none",
 ) -> EngineResult:
     """Draw from the posterior of ``problem`` with the exact blocked Gibbs sampler.
 
@@ -120,7 +121,7 @@ def fit_gibbs(
         num_samples=num_samples, num_chains=num_chains, thinning=thinning, rng_key=rng_key,
         progress_bar=progress_bar, store=store, max_kept=max_kept,
         ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
-        pointwise_log_likelihood=pointwise_log_likelihood,
+        pointwise_log_likelihood=pointwise_log_likelihood, moves=moves,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)

@@ -23,6 +23,7 @@ from jax import lax
 
 from bayesfm.engines.gibbs.blocks import BlockSet, GibbsData
 from bayesfm.engines.gibbs.latents import GibbsLatent
+from bayesfm.engines.gibbs.mixing import GibbsMoves, group_scales, score_scale
 from bayesfm.engines.gibbs.shifts import shift_bias
 from bayesfm.engines.gibbs.terms import GibbsTerm, add_rows, on_rows
 from bayesfm.engines.variates import gamma, noise
@@ -179,9 +180,13 @@ def _columns(
 
 
 def _sweep(
-    state: GibbsState, data: GibbsData, latent: GibbsLatent, term: GibbsTerm, priors: FMPriors
+    state: GibbsState, data: GibbsData, latent: GibbsLatent, term: GibbsTerm, priors: FMPriors,
+    moves: GibbsMoves,
 ) -> GibbsState:
     """One full Gibbs sweep (the untraced body of :func:`step`)."""
+    if moves.score_scale and not latent.scales_itself:  # before the latent is redrawn
+        key, k_scale = jax.random.split(state.rng_key)
+        state = score_scale(k_scale, state._replace(rng_key=key), data, latent, term, priors)
     state = latent.begin(state, data, term, priors)
     params, lat = dict(state.params), state.latent
     n_rows = data.y.shape[0]
@@ -192,7 +197,8 @@ def _sweep(
     n_hyper = n_groups * n_cols + 1
     set_sizes = [n_cols * bs.features.size for bs in data.blocks]
     sizes = (1, term.n_shift(), n_hyper, *set_sizes)
-    key, k_noise, k_gamma = jax.random.split(state.rng_key, 3)
+    key, k_noise, k_gamma, *k_move = jax.random.split(state.rng_key,
+                                                      4 if moves.group_scales else 3)
     normal, uniform = noise(k_noise, sum(sizes), n_hyper + latent.n_uniform(n_rows), dtype)
     nz_w0, nz_shift, nz_mu, *nz_sets = jnp.split(normal, list(itertools.accumulate(sizes))[:-1])
     u_boost, u_latent = uniform[:n_hyper], uniform[n_hyper:]
@@ -235,18 +241,23 @@ def _sweep(
 
     params = shift_bias(params, data, nz_shift[:n_groups], priors)
     params, q = term.moves(params, q, data, nz_shift[n_groups:], priors)
+    if moves.group_scales:
+        params, e, q = group_scales(k_move[0], params, e, q, data, term,
+                                    latent.precision(params, lat), priors)
     return GibbsState(params, e, q, lat, key)
 
 
-@partial(jax.jit, static_argnames=("latent", "term", "priors"))
+@partial(jax.jit, static_argnames=("latent", "term", "priors", "moves"))
 def step(
     state: GibbsState, data: GibbsData, *, latent: GibbsLatent, term: GibbsTerm,
     priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
+    moves: GibbsMoves = GibbsMoves(),  # noqa: B008
 ) -> GibbsState:
     """One exact blocked Gibbs sweep over every parameter (jit-compiled once per shape).
 
-    ``data`` is an argument, so the compiled sweep does not embed the data; the parts and
-    ``priors`` are static, as in :func:`init` (whose example runs a few steps).
+    ``data`` is an argument, so the compiled sweep does not embed the data; the parts,
+    ``priors`` and the mixing ``moves`` (:mod:`.mixing`) are static, as in :func:`init`
+    (whose example runs a few steps).
     """
     latent.check(data)
-    return _sweep(state, data, latent, term, priors)
+    return _sweep(state, data, latent, term, priors, moves)

@@ -22,7 +22,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bayesfm.engines.gibbs import GibbsState, init, latent_for, prepare_data, step, term_for
+from bayesfm.engines.gibbs import (
+    GibbsState,
+    init,
+    latent_for,
+    mixing_moves,
+    prepare_data,
+    step,
+    term_for,
+)
 from bayesfm.model import FMPriors, Gaussian, PairwiseFM, get_likelihood
 from bayesfm.results import PosteriorDraws, summarize_predictions
 from tests._model_helpers import (
@@ -41,21 +49,27 @@ pytestmark = pytest.mark.battery
 
 def gibbs_replications(problem: Problem, prior: dict[str, np.ndarray], likelihood: str, *,
                        num_warmup: int, num_draws: int, thin: int, seed: int,
-                       priors: FMPriors = FMPriors()) -> dict:  # noqa: B008
-    """Run one Gibbs chain per replication, all vectorised; keep every ``thin``-th sweep."""
+                       priors: FMPriors = FMPriors(),  # noqa: B008
+                       moves: str = "none") -> dict:
+    """Run one Gibbs chain per replication, all vectorised; keep every ``thin``-th sweep.
+
+    ``moves`` names the sweep's mixing moves (:data:`bayesfm.engines.gibbs.MOVES`).
+    """
     y = np.asarray(prior["y"], np.float32)
     data0 = prepare_data(problem.indices, problem.values, problem.group_of_feature, y[0],
                          n_groups=problem.n_groups, dtype=np.float32)
     kw = dict(latent=latent_for(get_likelihood(likelihood)),
               term=term_for(PairwiseFM(), problem.n_groups, problem.rank), priors=priors)
 
+    mv = mixing_moves(moves)
+
     def run(key: jax.Array, y: jax.Array) -> tuple:
         data = data0._replace(y=y)
         s = init(key, data, **kw)
-        s = jax.lax.fori_loop(0, num_warmup, lambda _, s: step(s, data, **kw), s)
+        s = jax.lax.fori_loop(0, num_warmup, lambda _, s: step(s, data, **kw, moves=mv), s)
 
         def keep(s: GibbsState, _: None) -> tuple:
-            s = jax.lax.fori_loop(0, thin, lambda _, s: step(s, data, **kw), s)
+            s = jax.lax.fori_loop(0, thin, lambda _, s: step(s, data, **kw, moves=mv), s)
             p = s.params
             # Only the Gaussian likelihood has a tau site (probit's unit precision is latent).
             return s, (p["w0"], p["w"], p["v"], p.get("tau", jnp.ones((), p["w0"].dtype)),

@@ -1,4 +1,4 @@
-"""What a Gibbs run keeps: every draw, thinned draws, moments (bayesfm.engines.gibbs.store)."""
+"""What a Gibbs run keeps: every draw, thinned draws, moments (bayesfm.engines.store)."""
 
 from __future__ import annotations
 

@@ -39,13 +39,15 @@ class GibbsLatent:
 
     ``name`` is the likelihood's name, ``sites`` its sites held in the state's ``params``
     (``tau``, ``cutpoints``), ``stats`` the per-draw sampler statistics reported besides the
-    sites (``acceptance_rate``).
+    sites (``acceptance_rate``), ``scales_itself`` whether :meth:`begin` runs its own move of
+    the scores' scale (then the sweep's :func:`~..mixing.score_scale` is skipped).
     """
 
     likelihood: Likelihood
     name: ClassVar[str] = ""
     sites: ClassVar[tuple[str, ...]] = ()
     stats: ClassVar[tuple[str, ...]] = ()
+    scales_itself: ClassVar[bool] = False
 
     def check(self, data: GibbsData) -> None:
         """Raise ``ValueError`` for data the step cannot handle (e.g. row weights)."""

@@ -31,6 +31,7 @@ from bayesfm.engines.gibbs.latents.base import GibbsLatent, register_latent
 from bayesfm.engines.variates import truncnorm_between
 from bayesfm.model.likelihoods.ordinal import cutpoint_log_prior, ordinal_log_prob
 from bayesfm.model.priors import FMPriors
+from bayesfm.model.scaling import scale_scores
 
 __all__ = ["OrdinalLatent", "TARGET_ACCEPT"]
 
@@ -75,6 +76,7 @@ class OrdinalLatent(GibbsLatent):
     name = "ordinal"
     sites = ("cutpoints",)
     stats = ("acceptance_rate",)
+    scales_itself = True
 
     @property
     def n_classes(self) -> int:
@@ -152,18 +154,6 @@ class OrdinalLatent(GibbsLatent):
         cut, log_step, _, n_acc = lax.fori_loop(0, n_free, one, start)
         return cut, log_step, n_acc / n_free
 
-    def _scaled(self, params: dict[str, jax.Array], term: Any, s: jax.Array) -> dict:
-        """``params`` on the latent scale multiplied so that every score scales by ``s``."""
-        out = {"w0": params["w0"] * s, "w": params["w"] * s, "mu_w": params["mu_w"] * s,
-               "lambda_w": params["lambda_w"] / (s * s)}
-        for fs in term.interaction.factor_sets:
-            r = jnp.sqrt(s) if fs.order == 2 else s ** (1.0 / fs.order)
-            r2 = s if fs.order == 2 else s ** (2.0 / fs.order)
-            out[fs.name] = params[fs.name] * r
-            out[f"mu_{fs.name}"] = params[f"mu_{fs.name}"] * r
-            out[f"lambda_{fs.name}"] = params[f"lambda_{fs.name}"] / r2
-        return out
-
     def _log_prior_scaled(
         self, params: dict[str, jax.Array], cut: jax.Array, log_s: jax.Array, term: Any,
         priors: FMPriors,
@@ -175,7 +165,7 @@ class OrdinalLatent(GibbsLatent):
         the top of the hierarchy, ``w0`` and the cutpoints remain.
         """
         a0, b0, gamma0, mu0, reg0 = priors
-        sc = self._scaled(params, term, jnp.exp(log_s))
+        sc = scale_scores(params, term.interaction, jnp.exp(log_s))
 
         def normal(x: jax.Array, mean: Any, prec: jax.Array) -> jax.Array:
             return jnp.sum(0.5 * jnp.log(prec) - 0.5 * prec * (x - mean) ** 2)
@@ -219,7 +209,7 @@ class OrdinalLatent(GibbsLatent):
         ok = jnp.log(u) < log_ratio
         log_step = log_step + _adapt(state, log_ratio, dtype)
         s = jnp.where(ok, jnp.exp(log_s), 1.0)
-        params = {**state.params, **self._scaled(state.params, term, s)}
+        params = {**state.params, **scale_scores(state.params, term.interaction, s)}
         state = state._replace(params=params, q=term.scale_cache(state.q, s))
         return state, cut * s, yhat * s, log_step
 

@@ -1,11 +1,11 @@
-"""What a Gibbs run keeps: every draw, or running moments plus a few kept draws.
+"""What a chain keeps: every draw, or running moments plus a few kept draws (any kernel).
 
 ``"draws"`` keeps every (thinned) draw of every site (``draws x p x k`` floats per chain for
 ``v`` alone). ``"moments"`` keeps draws of the low-dimensional sites and of the scores
 ``eta_ref`` of a few training rows, running means and variances of ``w`` and every factor
 matrix (Welford's update, in the state), and at most ``max_kept`` evenly spread draws of what
 a prediction needs. Nothing here feeds back into the sampler: a seed gives the same chain in
-every mode.
+every mode. Engine-level (it knows only site arrays); the Gibbs kernel is its user.
 """
 
 from __future__ import annotations
