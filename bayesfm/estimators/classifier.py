@@ -132,7 +132,8 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable label (of ``classes_``) under the posterior mean probability."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5  # checks fitted before classes_ is read
+        return self.classes_[positive.astype(np.int64)]
 
     def _decode(self, codes: np.ndarray) -> np.ndarray:
         return self.classes_[codes]
