@@ -153,7 +153,6 @@ def summarize_predictions(
     *,
     prob: float | None = 0.9,
     kind: str = "mean",
-    rng_key: jax.Array | None = None,
     budget_bytes: int = BUDGET_BYTES,
 ) -> PredictiveSummary:
     """Posterior mean, sd and equal-tailed ``prob`` interval of every row's prediction.
@@ -172,8 +171,6 @@ def summarize_predictions(
         mixture over the draws (Gaussian: quantiles of the mixture of normals
         ``N(mu_s, 1/tau_s)``; binary and ordinal: the mean class probabilities, the interval
         the central range of classes; see :mod:`bayesfm.results.intervals`).
-    rng_key : jax.Array, optional
-        Ignored (the predictive summaries draw no noise); kept for compatibility.
     budget_bytes : int
         Memory for one chunk of rows times draws.
 
@@ -184,7 +181,6 @@ def summarize_predictions(
     if kind not in ("mean", "predictive"):
         raise ValueError(f"unknown kind {kind!r}; valid: mean, predictive")
     _check_prob(prob)
-    del rng_key  # the predictive summaries are exact: no noise is drawn
     lik = draws.likelihood
     lp = draws.likelihood_params()
     task = lik.task
