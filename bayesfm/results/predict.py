@@ -101,7 +101,14 @@ def _eta_block(
     params: dict[str, jax.Array], indices: jax.Array, values: jax.Array,
     group_of_feature: jax.Array, interaction: Interaction,
 ) -> jax.Array:
-    return jax.vmap(lambda p: fm_score(p, interaction, indices, values, group_of_feature))(params)
+    """Scores ``(draws, rows)`` of a chunk, one draw after another.
+
+    ``lax.map``, not ``vmap``: batched over the draws, the gather of the factor rows became
+    one large gather that XLA's CPU backend runs 5x slower than the per-draw loop (195 draws
+    x 8,192 rows x rank 10: 0.36 s against 0.07 s).
+    """
+    return jax.lax.map(lambda p: fm_score(p, interaction, indices, values, group_of_feature),
+                       params)
 
 
 def _bucket(n: int, cap: int) -> int:
