@@ -359,8 +359,10 @@ def recompute_log_likelihood(dt: xr.DataTree, likelihood: Likelihood | None = No
     From the posterior draws, ``observed_data.y``, the training rows and sample weights in
     ``constant_data``, with the function :func:`to_datatree` uses when the engine did not
     collect the values: on the same inputs, machine and versions it gives the same bits.
-    (Gibbs fits collect them from the sampler's running residuals, which carry float32
-    rounding; those differ from the recomputed ones by a few 1e-5 relative at most.)
+    Gibbs fits collect their values from the sampler's running residuals instead, which
+    carry the float32 rounding of many updates: those differ from the recomputed ones in the
+    last digits (on MovieLens 100K, 1,000 draws of 80,000 rows: at most 3.4e-5 relative,
+    97% of the values not bit for bit; PSIS-LOO elpd 4e-8 relative).
 
     Raises
     ------
