@@ -147,15 +147,15 @@ def save_model(
         recomputed (edited, or from a file of format version 1) is kept. ``"keep"`` writes
         the group as it is, bit for bit.
 
+    Raises
     ------
     sklearn.exceptions.NotFittedError
         If ``model`` is not fitted.
     ValueError
-        If a parameter or attribute is not a JSON value.
+        If a parameter or attribute is not a JSON value, or ``log_likelihood`` is not
+        ``"recompute"`` or ``"keep"``.
     TypeError
         If ``model`` is not one of the savable estimator classes.
-    ValueError
-        If ``log_likelihood`` is not ``"recompute"`` or ``"keep"``.
 
     Examples
     --------
