@@ -162,7 +162,7 @@ def main() -> None:
         "or the new model, written to a temporary file and renamed), but a hidden "
         "`.bayesfm-*.tmp` or `.bayesfm-*.nc.tmp` file may be left next to it. bayesfm never "
         "reads these; delete them. An exception during `save` (disk full, Ctrl-C) removes "
-        "them (`tests/test_persistence.py`).",
+        "them (`tests/persistence/test_model_file.py`).",
         "",
         "## What the correctness battery shows",
         "",

@@ -362,15 +362,16 @@ class BayesianFMBase(BaseEstimator):
         check_is_fitted(self, "idata_")
         return convergence_summary(self.idata_, ci_prob=ci_prob)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], *, log_likelihood: str = "recompute") -> None:
         """Save the fitted model to one file at ``path`` as JSON plus netCDF, never pickle.
 
-        The write is atomic; read it back with :func:`bayesfm.load`. See
-        :func:`bayesfm.persistence.save_model`.
+        The write is atomic; read it back with :func:`bayesfm.load`. The pointwise
+        ``log_likelihood`` group is left out and recomputed on load unless
+        ``log_likelihood="keep"``. See :func:`bayesfm.persistence.save_model`.
 
         Examples
         --------
         >>> fm.save("fm.bayesfm")  # doctest: +SKIP
         >>> bayesfm.load("fm.bayesfm").predict(X)  # doctest: +SKIP
         """
-        save_model(self, path)
+        save_model(self, path, log_likelihood=log_likelihood)

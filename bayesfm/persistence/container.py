@@ -27,14 +27,22 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "MIN_FORMAT_VERSION", "ModelFileError"]
 #: First bytes of every model file.
 MAGIC = b"\x89BAYESFM\r\n\x1a\n"
 #: Version of the container layout written by this bayesfm; :func:`load` reads up to it.
-FORMAT_VERSION = 1
-#: Oldest format version this bayesfm reads (1 is the first: every released format so far).
+#: 1: the whole ``idata_``, uncompressed. 2: numeric arrays compressed (gzip + shuffle,
+#: lossless), and a ``log_likelihood`` group left out and recomputed on load when the
+#: DataTree holds what that needs.
+FORMAT_VERSION = 2
+#: Oldest format version this bayesfm reads (1 is the first).
 MIN_FORMAT_VERSION = 1
 
 _HEADER_KEYS = frozenset({"format_version", "config_length", "payload_length", "sha256"})
 _MAX_HEADER = 1024
 _CHUNK = 1 << 20
 _NETCDF_ENGINE: Final = "h5netcdf"
+#: HDF5 filters of every numeric array of at least _COMPRESS_BYTES: gzip is in every HDF5
+#: build; the byte shuffle puts the exponent bytes of floats side by side, where gzip finds
+#: their repeats (on a MovieLens 100K fit: 20.5 MB -> 17.1 MB, where level 9 gains 0.4%).
+_COMPRESSION: Final = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+_COMPRESS_BYTES: Final = 4096
 
 
 class ModelFileError(ValueError):
@@ -171,13 +179,23 @@ def _read_header(f: BinaryIO, where: str) -> dict[str, Any]:
         )
     # Canonical and complete: every byte of the header matters, like those of the payload.
     ok = (isinstance(header, dict) and set(header) == _HEADER_KEYS
-          and type(version) is int and version == FORMAT_VERSION
+          and type(version) is int and MIN_FORMAT_VERSION <= version <= FORMAT_VERSION
           and _dumps(header) + b"\n" == line
           and all(type(header[k]) is int and header[k] >= 0
                   for k in ("config_length", "payload_length")))
     if not ok:
         raise ModelFileError(f"{where}: the header is corrupted")
     return header
+
+
+def _write_tree(tree: xr.DataTree, path: Path) -> None:
+    """Write ``tree`` as netCDF4 at ``path``, its larger numeric arrays compressed."""
+    encoding = {}
+    for node in tree.subtree:
+        ds = node.to_dataset(inherit=False)
+        encoding[node.path] = {name: dict(_COMPRESSION) for name, var in ds.variables.items()
+                               if var.dtype.kind in "iuf" and var.nbytes >= _COMPRESS_BYTES}
+    tree.to_netcdf(path, engine=_NETCDF_ENGINE, encoding=encoding)
 
 
 def _read_tree(f: io.BufferedIOBase, offset: int, length: int) -> xr.DataTree:

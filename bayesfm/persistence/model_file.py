@@ -23,7 +23,6 @@ from bayesfm.data.design import Design
 from bayesfm.data.encoder import FMEncoder
 from bayesfm.persistence.container import (
     _CHUNK,
-    _NETCDF_ENGINE,
     FORMAT_VERSION,
     MAGIC,
     ModelFileError,
@@ -37,7 +36,9 @@ from bayesfm.persistence.container import (
     _temp_path,
     _tree_attrs,
     _tree_digest,
+    _write_tree,
 )
+from bayesfm.results import recompute_log_likelihood, recomputes_log_likelihood
 
 __all__ = ["load", "register_estimator", "save_model"]
 
@@ -60,6 +61,26 @@ _FITTED = frozenset({
     "idata_", "design_template_", "encoder_", "n_features_in_", "feature_names_in_",
     "classes_", "convergence_problems_",
 })
+#: ``save_model(log_likelihood=...)`` choices.
+_LOG_LIKELIHOOD = ("recompute", "keep")
+#: The group a file may leave out, the variable recomputed on load and its layout.
+_RECOMPUTED: dict[str, dict[str, dict[str, Any]]] = {
+    "/log_likelihood": {"y": {"dims": ["chain", "draw", "obs"], "dtype": "<f4"}},
+}
+
+
+def _written_tree(model: FMEstimator, log_likelihood: str) -> tuple[xr.DataTree, dict]:
+    """Return the DataTree to write and the variables that load recomputes (left out of it)."""
+    tree: xr.DataTree = model.idata_
+    if log_likelihood == "keep" or not recomputes_log_likelihood(tree):
+        return tree, {}
+    written = tree.copy()
+    # The group stays, with its coordinates: only its one array is left out.
+    written["log_likelihood"] = xr.DataTree(
+        tree.children["log_likelihood"].to_dataset(inherit=False).drop_vars("y"))
+    return written, dict(_RECOMPUTED)
+
+
 def _config(model: FMEstimator) -> dict[str, Any]:
     name = type(model).__name__
     if _ESTIMATORS.get(name) is not type(model):
@@ -95,16 +116,18 @@ def _config(model: FMEstimator) -> dict[str, Any]:
         },
         "encoder": None if encoder is None else _json_value(encoder.get_state(), "encoder"),
         "attrs": _tree_attrs(model.idata_),
-        "idata_sha256": _tree_digest(model.idata_),
     }
 
 
-def save_model(model: FMEstimator, path: str | os.PathLike[str]) -> None:
+def save_model(
+    model: FMEstimator, path: str | os.PathLike[str], *, log_likelihood: str = "recompute",
+) -> None:
     """Write a fitted estimator to one file at ``path``, atomically.
 
-    The file holds JSON and netCDF only (see the module docstring for the layout). It is
-    first written to a temporary file beside ``path``, flushed to disk, then renamed over
-    ``path``: a crash mid-save leaves any previous file at ``path`` as it was.
+    The file holds JSON and netCDF only (see the module docstring for the layout), its
+    larger numeric arrays compressed losslessly. It is first written to a temporary file
+    beside ``path``, flushed to disk, then renamed over ``path``: a crash mid-save leaves any
+    previous file at ``path`` as it was.
 
     Parameters
     ----------
@@ -113,13 +136,24 @@ def save_model(model: FMEstimator, path: str | os.PathLike[str]) -> None:
         ``random_state``, not a ``RandomState``).
     path : str or os.PathLike
         The file to write; replaced if it exists.
+    log_likelihood : {"recompute", "keep"}, default "recompute"
+        What becomes of the pointwise ``log_likelihood`` group (rows x draws floats, most
+        of a file that keeps it). ``"recompute"`` leaves it out and :func:`load` computes it
+        again from the saved draws and training rows (the fit stores those rows in
+        ``constant_data`` beside the group); the values are those of
+        :func:`bayesfm.results.recompute_log_likelihood`: the same bits as at fit time for
+        NUTS and SVI fits, while a Gibbs fit's own values, read from the sampler's running
+        residuals, differ from them in the last float32 digits. A group that cannot be
+        recomputed (edited, or from a file of format version 1) is kept. ``"keep"`` writes
+        the group as it is, bit for bit.
 
     Raises
     ------
     sklearn.exceptions.NotFittedError
         If ``model`` is not fitted.
     ValueError
-        If a parameter or attribute is not a JSON value.
+        If a parameter or attribute is not a JSON value, or ``log_likelihood`` is not
+        ``"recompute"`` or ``"keep"``.
     TypeError
         If ``model`` is not one of the savable estimator classes.
 
@@ -135,11 +169,17 @@ def save_model(model: FMEstimator, path: str | os.PathLike[str]) -> None:
     np.True_
     """
     check_is_fitted(model, "idata_")
-    config_bytes = _dumps(_config(model))
+    if log_likelihood not in _LOG_LIKELIHOOD:
+        raise ValueError(f"log_likelihood must be 'recompute' or 'keep', got {log_likelihood!r}")
+    written, recomputed = _written_tree(model, log_likelihood)
+    config = _config(model)
+    # The digest covers every array written; the recomputed ones are functions of them.
+    config.update(idata_sha256=_tree_digest(written), recomputed=recomputed)
+    config_bytes = _dumps(config)
     target = Path(os.fspath(path)).absolute()
     tmp_nc, tmp = _temp_path(target, ".nc.tmp"), _temp_path(target, ".tmp")
     try:
-        model.idata_.to_netcdf(tmp_nc, engine=_NETCDF_ENGINE)
+        _write_tree(written, tmp_nc)
         with open(tmp_nc, "rb") as src:
             digest = _sha256(src, hashlib.sha256(config_bytes))
         header = {"format_version": FORMAT_VERSION, "config_length": len(config_bytes),
@@ -159,7 +199,26 @@ def save_model(model: FMEstimator, path: str | os.PathLike[str]) -> None:
             p.unlink(missing_ok=True)
 
 
-def _restore(config: dict[str, Any], tree: xr.DataTree) -> FMEstimator:
+def _recompute(recomputed: dict[str, Any], tree: xr.DataTree) -> None:
+    """Put back the variables a file left out, computed from the arrays it holds."""
+    if not recomputed:
+        return
+    if recomputed != _RECOMPUTED:
+        raise ModelFileError(f"this bayesfm recomputes only {_RECOMPUTED} on load, but the "
+                             f"file asks for {recomputed}")
+    ll = tree.children["log_likelihood"].to_dataset(inherit=False)
+    if ll.data_vars:
+        raise ModelFileError("the file holds the log likelihood it says was left out")
+    try:
+        values = recompute_log_likelihood(tree)
+    except ValueError as exc:
+        raise ModelFileError(f"the log likelihood cannot be recomputed: {exc}") from exc
+    spec = _RECOMPUTED["/log_likelihood"]["y"]
+    values = values.astype(np.dtype(str(spec["dtype"])), copy=False)
+    tree["log_likelihood"] = xr.DataTree(ll.assign(y=(list(spec["dims"]), values)))
+
+
+def _restore(config: dict[str, Any], tree: xr.DataTree, version: int) -> FMEstimator:
     """Rebuild the estimator from the checked configuration and DataTree."""
     cls = _ESTIMATORS.get(config["estimator"])
     if cls is None:
@@ -173,6 +232,8 @@ def _restore(config: dict[str, Any], tree: xr.DataTree) -> FMEstimator:
         raise ModelFileError("the saved attributes do not match the groups of the payload")
     for node in tree.subtree:
         node.attrs = dict(attrs[node.path]["node"])
+    _recompute(config["recomputed"] if version >= 2 else {}, tree)
+    for node in tree.subtree:
         for name, var_attrs in attrs[node.path]["variables"].items():
             node.dataset.variables[name].attrs = dict(var_attrs)
     t = config["design_template"]
@@ -208,7 +269,11 @@ def load(path: str | os.PathLike[str]) -> FMEstimator:
     """Load a fitted estimator written by :func:`save_model` (or ``estimator.save``).
 
     Nothing is parsed before the magic bytes, header, length and SHA-256 of the whole file
-    check out, and no code is run: the file holds JSON and netCDF only.
+    check out, and no code is run: the file holds JSON and netCDF only. A ``log_likelihood``
+    group that the file left out (``save_model(log_likelihood="recompute")``, the default)
+    is computed again from the saved draws and training rows, which takes one pass over
+    the draws (about as long as predicting every training row). Files of every format
+    version from :data:`MIN_FORMAT_VERSION` load.
 
     Parameters
     ----------
@@ -253,7 +318,7 @@ def load(path: str | os.PathLike[str]) -> FMEstimator:
             tree = _read_tree(f, start + n_config, n_payload)
             if _tree_digest(tree) != config["idata_sha256"]:
                 raise ModelFileError(f"{where}: the decoded arrays differ from those saved")
-            return _restore(config, tree)
+            return _restore(config, tree, header["format_version"])
         except ModelFileError:
             raise
         except Exception as exc:  # the checksum matched, so this is a malformed writer

@@ -2,6 +2,7 @@
 
 - :mod:`.datatree`: :func:`to_datatree` (engine draws to an ArviZ DataTree) and
   :func:`draws_from_datatree` (back to the draws that predict);
+- :mod:`.log_likelihood`: every training row's log likelihood at every draw;
 - :mod:`.predict`: chunked predictions from :class:`PosteriorDraws`;
 - :mod:`.diagnostics`: R-hat and ESS of the identifiable quantities;
 - :mod:`.intervals`: exact predictive summaries from the predictive mixture;
@@ -21,6 +22,8 @@ from bayesfm.results.datatree import (
     likelihood_of,
     posterior_moments,
     prediction_group,
+    recompute_log_likelihood,
+    recomputes_log_likelihood,
     to_datatree,
 )
 from bayesfm.results.diagnostics import IDENTIFIABLE, check_convergence, convergence_summary
@@ -59,6 +62,8 @@ __all__ = [
     "posterior_predictive",
     "prediction_group",
     "psis_loo",
+    "recompute_log_likelihood",
+    "recomputes_log_likelihood",
     "summarize_predictions",
     "to_datatree",
     "group_prior_draws",

@@ -15,7 +15,6 @@ of what a prediction needs, which every prediction then uses).
 from __future__ import annotations
 
 import warnings
-from functools import partial
 from typing import Any
 
 import arviz as az
@@ -25,13 +24,8 @@ import xarray as xr
 
 from bayesfm._version import __version__
 from bayesfm.engines.problem import N_REF, EngineResult, FitProblem, reference_rows
-from bayesfm.model import (
-    Interaction,
-    Likelihood,
-    get_interaction,
-    get_likelihood,
-    pointwise_log_likelihood,
-)
+from bayesfm.model import Interaction, Likelihood, get_interaction, get_likelihood
+from bayesfm.results.log_likelihood import OBS_INDICES, OBS_VALUES, log_likelihood_draws
 from bayesfm.results.predict import PosteriorDraws, eta_chunks
 
 __all__ = [
@@ -44,6 +38,8 @@ __all__ = [
     "likelihood_of",
     "posterior_moments",
     "prediction_group",
+    "recompute_log_likelihood",
+    "recomputes_log_likelihood",
     "to_datatree",
 ]
 
@@ -62,6 +58,8 @@ DIMS: dict[str, list[str]] = {
     "ref_rows": ["ref_obs"],
     "ref_indices": ["ref_obs", "slot"],
     "ref_values": ["ref_obs", "slot"],
+    OBS_INDICES: ["obs", "slot"],
+    OBS_VALUES: ["obs", "slot"],
 }
 
 #: Group holding the kept draws of ``store="moments"`` fits.
@@ -81,34 +79,6 @@ LOG_LIKELIHOOD_BUDGET = 512 * 2**20
 
 def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape((-1, *a.shape[2:]))
-
-
-@partial(jax.jit, static_argnames=("likelihood",))
-def _log_lik(
-    eta: jax.Array, y: jax.Array, params: dict, weight: jax.Array | None, likelihood: Likelihood
-) -> jax.Array:
-    return pointwise_log_likelihood(likelihood, y, eta, params, weight)
-
-
-def _pointwise_log_lik(
-    draws: PosteriorDraws, problem: FitProblem, keep: bool
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """Pointwise ``(S, N)`` log likelihood (if ``keep``) and its per-draw total ``(S,)``."""
-    d = problem.design
-    rows = draws.rows_per_chunk(d.max_nnz)
-    total = np.zeros(draws.n_draws)
-    full = np.empty((draws.n_draws, d.n_rows), dtype=np.float32) if keep else None
-    own = {k: draws.params[k] for k in problem.likelihood.prediction_sites}
-    for sl, eta in eta_chunks(draws, d.indices, d.values, rows):
-        y = jax.device_put(np.asarray(problem.y[sl], dtype=eta.dtype))
-        weight = None
-        if problem.sample_weight is not None:
-            weight = jax.device_put(np.asarray(problem.sample_weight[sl], dtype=eta.dtype))
-        ll = np.asarray(_log_lik(eta, y, own, weight, problem.likelihood))
-        total += ll.sum(axis=1)
-        if full is not None:
-            full[:, sl] = ll
-    return full, total
 
 
 def keeps_pointwise(
@@ -207,7 +177,8 @@ def to_datatree(
     elif keep or "log_likelihood" not in stats:
         if draws is None:
             raise ValueError("a store='moments' result must carry the per-draw log likelihood")
-        ll, ll_total = _pointwise_log_lik(draws, problem, keep)
+        ll, ll_total = log_likelihood_draws(draws, d.indices, d.values, problem.y,
+                                            problem.sample_weight, keep=keep)
         stats.setdefault("log_likelihood", ll_total.reshape(n_chains, n_draws))
 
     constant: dict[str, np.ndarray] = {
@@ -218,6 +189,8 @@ def to_datatree(
     }
     if problem.sample_weight is not None:
         constant["sample_weight"] = np.asarray(problem.sample_weight)
+    if ll is not None:  # what recompute_log_likelihood needs besides the draws and y
+        constant[OBS_INDICES], constant[OBS_VALUES] = d.indices, d.values
     groups: dict[str, dict[str, np.ndarray]] = {
         "posterior": samples,
         "sample_stats": stats,
@@ -335,6 +308,93 @@ def draws_from_datatree(
     names = ("w0", "w", *term.factor_names, *lik.prediction_sites)
     gof = jax.device_put(np.asarray(dt["constant_data"]["group_of_feature"].values))
     return PosteriorDraws({n: get(n) for n in names}, lik, term, gof)
+
+
+_LL_DIMS = ("chain", "draw", "obs")
+
+
+def _group(dt: xr.DataTree, name: str) -> xr.Dataset:
+    return dt.children[name].to_dataset(inherit=False)
+
+
+def _recompute_inputs(dt: xr.DataTree) -> bool:
+    """Whether ``dt`` holds what recomputing its log likelihood needs (values aside)."""
+    groups = dt.children
+    if not {"log_likelihood", "posterior", "observed_data", "constant_data"} <= set(groups) \
+            or PREDICTION_GROUP in groups or "likelihood" not in dt.attrs:
+        return False
+    ll, post = _group(dt, "log_likelihood"), _group(dt, "posterior")
+    const, observed = _group(dt, "constant_data"), _group(dt, "observed_data")
+    if "y" not in observed or observed["y"].dims != ("obs",):
+        return False
+    n_obs = observed["y"].shape[0]
+    for name in (OBS_INDICES, OBS_VALUES):
+        if name not in const or const[name].dims != ("obs", "slot") \
+                or const[name].shape[0] != n_obs:
+            return False
+    if not set(_LL_DIMS) <= set(ll.coords) or ll.sizes["obs"] != n_obs:
+        return False
+    return all(dim in post.coords
+               and np.array_equal(post.coords[dim].values, ll.coords[dim].values)
+               for dim in ("chain", "draw"))
+
+
+def recomputes_log_likelihood(dt: xr.DataTree) -> bool:
+    """Whether :func:`recompute_log_likelihood` can rebuild the ``log_likelihood`` group of ``dt``.
+
+    True when the group is the float32 ``y`` ``(chain, draw, obs)`` of a fit over the draws
+    of the posterior group (same chains and draws, in the same order) and the training rows
+    it needs are in ``constant_data`` (fits that keep the group store them there).
+    """
+    if not _recompute_inputs(dt):
+        return False
+    ll = _group(dt, "log_likelihood")
+    return (set(ll.data_vars) == {"y"} and ll["y"].dims == _LL_DIMS
+            and ll["y"].dtype == np.float32)
+
+
+def recompute_log_likelihood(dt: xr.DataTree, likelihood: Likelihood | None = None) -> np.ndarray:
+    """Recompute the pointwise log likelihood ``(chain, draw, obs)`` of a fit, float32.
+
+    From the posterior draws, ``observed_data.y``, the training rows and sample weights in
+    ``constant_data``, with the function :func:`to_datatree` uses when the engine did not
+    collect the values: on the same inputs, machine and versions it gives the same bits.
+    Gibbs fits collect their values from the sampler's running residuals instead, which
+    carry the float32 rounding of many updates: those differ from the recomputed ones in the
+    last digits (on MovieLens 100K, 1,000 draws of 80,000 rows: at most 3.4e-5 relative,
+    97% of the values not bit for bit; PSIS-LOO elpd 4e-8 relative).
+
+    Raises
+    ------
+    ValueError
+        If ``dt`` lacks what the recomputation needs (:func:`recomputes_log_likelihood`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesfm import BayesianFMRegressor
+    >>> from bayesfm.data import simulate_fm
+    >>> from bayesfm.results import recompute_log_likelihood
+    >>> sim = simulate_fm(n_rows=50, group_sizes=(5, 4), rank=2, seed=0)
+    >>> fm = BayesianFMRegressor(rank=2, method="svi", svi_steps=50, num_samples=10,
+    ...                          random_state=0, progress_bar=False)
+    >>> fm = fm.fit(sim.X, sim.y, groups=sim.groups)  # doctest: +SKIP
+    >>> ll = recompute_log_likelihood(fm.idata_)  # doctest: +SKIP
+    >>> np.array_equal(ll, fm.idata_.log_likelihood.y.values)  # doctest: +SKIP
+    True
+    """
+    if not _recompute_inputs(dt):
+        raise ValueError("this DataTree lacks what recomputing its log likelihood needs: a "
+                         "log_likelihood group over the posterior draws and the training rows "
+                         f"({OBS_INDICES}, {OBS_VALUES}) in constant_data")
+    const = _group(dt, "constant_data")
+    weight = const["sample_weight"].values if "sample_weight" in const else None
+    draws = draws_from_datatree(dt, likelihood=likelihood)
+    full, _ = log_likelihood_draws(
+        draws, np.asarray(const[OBS_INDICES].values), np.asarray(const[OBS_VALUES].values),
+        np.asarray(_group(dt, "observed_data")["y"].values), weight, keep=True)
+    sizes = _group(dt, "log_likelihood").sizes
+    return np.asarray(full).reshape([sizes[dim] for dim in _LL_DIMS])
 
 
 def posterior_moments(dt: xr.DataTree) -> xr.Dataset:

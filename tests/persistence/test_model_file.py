@@ -197,7 +197,8 @@ def test_newer_format_version_names_the_version(saved, tmp_path):
         bayesfm.load(path)
     path.write_bytes(_join(dict(header, format_version=0), config, payload))
     with pytest.raises(ModelFileError, match="format version 0, but bayesfm .* reads format "
-                       "versions 1 to 1: load it with a bayesfm that reads format version 0"):
+                       f"versions {P.MIN_FORMAT_VERSION} to {P.FORMAT_VERSION}: load it with "
+                       "a bayesfm that reads format version 0"):
         bayesfm.load(path)
     path.write_bytes(_join(dict(header, format_version=True), config, payload))
     with pytest.raises(ModelFileError, match="header is corrupted"):
