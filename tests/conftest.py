@@ -32,7 +32,9 @@ def pytest_addoption(parser):
                      help="also run tests marked slow (real data, long statistical checks)")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    _name_load_groups(config, items)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow")
@@ -50,3 +52,21 @@ def x64():
     jax.config.update("jax_enable_x64", True)
     yield
     jax.config.update("jax_enable_x64", old)
+
+
+def _name_load_groups(config, items):
+    """Put each ``xdist_group`` mark into its test's id, as ``--dist loadgroup`` expects.
+
+    pytest-xdist 3.8 appends ``@<group>`` to ``item._nodeid``, which pytest 9 no longer reads
+    (a node's id is ``item._id``), so its marks were silently ignored: the tests of a group
+    ran on both workers and a group's module-scoped fits (the Gibbs SBC replications, the
+    recovery fits) were computed on each. Runs last; an id that already has the suffix
+    (pytest 8, where xdist's own renaming works) is left alone.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = type(item._id).parse(f"{item.nodeid}@{'_'.join(names)}")
