@@ -32,7 +32,9 @@ def pytest_addoption(parser):
                      help="also run tests marked slow (real data, long statistical checks)")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    _name_load_groups(config, items)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow")
@@ -50,3 +52,35 @@ def x64():
     jax.config.update("jax_enable_x64", True)
     yield
     jax.config.update("jax_enable_x64", old)
+
+
+def _name_load_groups(config, items):
+    """Give every test its load group in its id, as ``--dist loadgroup`` expects.
+
+    The group is the test's ``xdist_group`` mark, else, for a test that uses a module-scoped
+    fixture of its own module (most are fits shared by the module's tests), the module: its
+    tests then run on one worker, which makes the fixture once. Tests without either are
+    scheduled one by one.
+
+    pytest-xdist 3.8 appends ``@<group>`` to ``item._nodeid``, which pytest 9 no longer reads
+    (a node's id is ``item._id``), so its marks were silently ignored: the tests of a group
+    ran on both workers and a group's module-scoped fits (the Gibbs SBC replications, the
+    recovery fits) were computed on each. Runs last; an id that already has the suffix
+    (pytest 8, where xdist's own renaming works) is left alone.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if not names and _uses_a_module_fixture_of_its_module(item):
+            names = [item.nodeid.split("::")[0]]
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = type(item._id).parse(f"{item.nodeid}@{'_'.join(names)}")
+
+
+def _uses_a_module_fixture_of_its_module(item) -> bool:
+    module = item.nodeid.split("::")[0]
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope == "module" and d.baseid == module for ds in defs for d in ds)

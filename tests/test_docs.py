@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _TOOLS = ("sphinx", "numpydoc", "myst_nb", "pydata_sphinx_theme")
 
 
+@pytest.mark.xdist_group("subprocesses")  # scheduled early, see test_notebooks.py
 @pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in _TOOLS),
                     reason="docs tools missing (install the docs extra)")
 def test_docs_build_without_warnings(tmp_path):

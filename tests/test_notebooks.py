@@ -79,6 +79,12 @@ def test_notebook_matches_its_script(script):
     assert problem is None, f"{problem}; run examples/make_notebooks.py {script.stem}"
 
 
+# The notebook runs are the last tests collected and together the longest (10-40 s each):
+# scheduled one by one they end the run, each xdist worker finishing the notebooks queued on it
+# while the other may sit idle. As one load group (with the docs build) they are scheduled
+# among the first units (xdist takes the groups with most tests first), and the run ends on
+# short tests.
+@pytest.mark.xdist_group("subprocesses")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_fast(path):
     import nbformat

@@ -29,9 +29,11 @@ def slice_step(key: jax.Array, log_density: Callable[[jax.Array], jax.Array], t0
     --------
     >>> import jax, jax.numpy as jnp
     >>> from bayesfm.engines.slice import slice_step
+    >>> log_density = lambda x: -0.5 * (x - 3.0) ** 2
+    >>> update = jax.jit(lambda key, t: slice_step(key, log_density, t))  # compiled once
     >>> t = jnp.zeros(())
     >>> for i in range(200):
-    ...     t = slice_step(jax.random.key(i), lambda x: -0.5 * (x - 3.0) ** 2, t)
+    ...     t = update(jax.random.key(i), t)
     >>> bool(0.0 < t < 6.0)
     True
     """

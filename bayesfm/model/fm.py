@@ -128,14 +128,14 @@ def fm_model(
     >>> from numpyro.infer import Predictive
     >>> from bayesfm.model import fm_model
     >>> idx = np.array([[0, 2], [1, 3]]); val = np.ones((2, 2), np.float32)
-    >>> prior = Predictive(fm_model, num_samples=3)(
+    >>> prior = Predictive(fm_model, num_samples=3)(  # doctest: +SKIP
     ...     jax.random.key(0), idx, val, np.array([0, 0, 1, 1]), n_groups=2, rank=2)
-    >>> prior["v"].shape, prior["y"].shape
+    >>> prior["v"].shape, prior["y"].shape  # doctest: +SKIP
     ((3, 4, 2), (3, 2))
-    >>> prior = Predictive(fm_model, num_samples=3)(
+    >>> prior = Predictive(fm_model, num_samples=3)(  # doctest: +SKIP
     ...     jax.random.key(0), idx, val, np.array([0, 0, 1, 1]), n_groups=2, rank=2,
     ...     interaction="ffm", likelihood="ordinal", n_classes=3)
-    >>> prior["lambda_v"].shape, prior["cutpoints"].shape
+    >>> prior["lambda_v"].shape, prior["cutpoints"].shape  # doctest: +SKIP
     ((3, 2, 2, 2), (3, 2))
     """
     lik = get_likelihood(likelihood, n_classes=n_classes)

@@ -55,13 +55,15 @@ def run_gibbs(
     >>> idx = np.array([[0, 2], [1, 3], [0, 3]]); val = np.ones((3, 2), np.float32)
     >>> draws = run_gibbs(idx, val, [0, 0, 1, 1], [1.0, 2.0, 3.0], n_groups=2, rank=2,
     ...                   num_warmup=5, num_samples=10, num_chains=2,
-    ...                   rng_key=jax.random.key(0), progress_bar=False)
-    >>> draws["v"].shape, draws["tau"].shape
+    ...                   rng_key=jax.random.key(0), progress_bar=False)  # doctest: +SKIP
+    >>> draws["v"].shape, draws["tau"].shape  # doctest: +SKIP
     ((2, 10, 4, 2), (2, 10))
     >>> out = run_gibbs(idx, val, [0, 0, 1, 1], [1.0, 2.0, 3.0], n_groups=2, rank=2,
     ...                 num_warmup=5, num_samples=10, num_chains=2, store="moments",
-    ...                 max_kept=4, rng_key=jax.random.key(0), progress_bar=False)
-    >>> out["posterior_moments"]["v_mean"].shape, out["prediction_draws"]["v"].shape
+    ...                 max_kept=4, rng_key=jax.random.key(0),
+    ...                 progress_bar=False)  # doctest: +SKIP
+    >>> (out["posterior_moments"]["v_mean"].shape,  # doctest: +SKIP
+    ...  out["prediction_draws"]["v"].shape)
     ((2, 4, 2), (2, 4, 4, 2))
     """
     kernel = FMGibbs((indices, values, group_of_feature), y, rank=rank, n_groups=n_groups,
