@@ -162,8 +162,10 @@ def to_datatree(
         names = ("w0", "w", *term.factor_names, *lik.prediction_sites)
         draws = PosteriorDraws({k: jax.device_put(_flat(samples[k])) for k in names}, lik,
                                term, jax.device_put(d.group_of_feature))
-        eta_ref = next(eta_chunks(draws, ref_idx, ref_val, len(ref)))[1]
-        samples["eta_ref"] = np.asarray(eta_ref).reshape(n_chains, n_draws, -1)
+        if samples.get("eta_ref", np.empty((0, 0, 0))).shape[-1] != len(ref):
+            # Not tracked by the engine (NUTS, SVI): computed from the draws.
+            eta_ref = next(eta_chunks(draws, ref_idx, ref_val, len(ref)))[1]
+            samples["eta_ref"] = np.asarray(eta_ref).reshape(n_chains, n_draws, -1)
 
     keep = draws is not None and keeps_pointwise(log_likelihood, d.n_rows, n_chains * n_draws,
                                                  budget_bytes=log_likelihood_budget)

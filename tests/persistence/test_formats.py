@@ -173,8 +173,12 @@ def test_version_1_files_load_and_predict_as_saved(kind, tmp_path):
     assert type(model) is KINDS[kind][0]
     X = expected[f"{kind}_X"]
     names = ["predict", "interval"] + (["proba"] if kind != "regressor" else [])
+    # The predictions are today's code applied to the stored draws: float32 scores, whose
+    # summation order a later version of the prediction code may change (lax.map over the
+    # draws instead of vmap moved them by up to 1e-7 relative). A lost or altered draw moves
+    # them by orders of magnitude more; what the file stores is compared bit for bit below.
     for name, got in zip(names, _predictions(model, X), strict=True):
-        np.testing.assert_array_equal(got, expected[f"{kind}_{name}"])
+        np.testing.assert_allclose(got, expected[f"{kind}_{name}"], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(model.idata_["log_likelihood"]["y"].values,
                                   expected[f"{kind}_log_likelihood"])
     # Saved again, as version 2: the group cannot be recomputed (version 1 has no training

@@ -119,10 +119,12 @@ class FMGibbs(MCMCKernel):
     store : {"draws", "moments"}
         What ``MCMC`` collects (:mod:`bayesfm.engines.store`); a ``"moments"`` run's
         moments are read with :meth:`collect_moments` from ``MCMC.last_state.moments``.
-    num_samples, thinning, max_kept, ref_rows
+    num_samples, thinning, max_kept
         ``"moments"`` only: ``MCMC``'s ``num_samples`` and ``thinning`` (they place the kept
-        draws), the most prediction draws kept per chain, and the training rows whose
-        scores ``eta_ref`` are recorded every draw.
+        draws) and the most prediction draws kept per chain.
+    ref_rows : array of int, optional
+        Training rows whose scores ``eta_ref`` are recorded every draw, read from the
+        caches (with ``"moments"``, none when not given).
     pointwise_log_likelihood : bool, default False
         Also collect every training row's log likelihood at every draw
         (``log_likelihood_pointwise``, N floats a draw), read from the caches.
@@ -187,6 +189,7 @@ class FMGibbs(MCMCKernel):
             self.plan = stores.keep_plan(_check_positive("num_samples", num_samples),
                                          _check_positive("thinning", thinning),
                                          _check_positive("max_kept", max_kept))
+        if store == "moments" or ref_rows is not None:
             rows = np.zeros(0, np.int32) if ref_rows is None else np.asarray(ref_rows, np.int32)
             n_rows = self.data.y.shape[0]
             if rows.ndim != 1 or np.any((rows < 0) | (rows >= n_rows)):

@@ -96,9 +96,11 @@ def fit_gibbs(
 
     Any likelihood with a Gibbs latent part and any interaction term with a Gibbs term part
     (:func:`bayesfm.engines.check_supported` names them); the settings are those of
-    :func:`run_gibbs`. ``store="moments"`` tracks ``eta_ref`` on
-    :func:`~bayesfm.engines.reference_rows`; ``pointwise_log_likelihood`` collects every row's
-    log likelihood in the sampler (``EngineResult.log_likelihood``).
+    :func:`run_gibbs`. The sampler tracks ``eta_ref`` on
+    :func:`~bayesfm.engines.reference_rows`, read from its caches (so the diagnostics need
+    no pass over the draws and no compiled program of their own);
+    ``pointwise_log_likelihood`` collects every row's log likelihood in the sampler
+    (``EngineResult.log_likelihood``).
 
     Examples
     --------
@@ -122,7 +124,7 @@ def fit_gibbs(
         sample_weight=problem.sample_weight, priors=problem.priors, num_warmup=num_warmup,
         num_samples=num_samples, num_chains=num_chains, thinning=thinning, rng_key=rng_key,
         progress_bar=progress_bar, store=store, max_kept=max_kept,
-        ref_rows=reference_rows(d.n_rows) if store == "moments" else None,
+        ref_rows=reference_rows(d.n_rows),
         pointwise_log_likelihood=pointwise_log_likelihood, moves=moves,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
