@@ -14,6 +14,7 @@ from sklearn.utils.validation import column_or_1d
 
 from bayesfm.data.design import Design, check_finite
 from bayesfm.engines import GUIDES, METHODS, STORES
+from bayesfm.engines.gibbs import MOVES
 from bayesfm.model import PARAMETERIZATIONS, FMPriors, get_interaction
 
 __all__ = [
@@ -91,6 +92,11 @@ def check_params(est: Any) -> FMPriors:
     if est.store not in STORES:
         raise ValueError(f"unknown store {est.store!r}; valid stores: {', '.join(STORES)}")
     check_positive_int(est.max_kept, "max_kept")
+    if not isinstance(est.moves, str) or est.moves not in MOVES:
+        raise ValueError(f"unknown moves {est.moves!r}; valid moves: {', '.join(MOVES)}")
+    if est.moves != "none" and est.method != "gibbs":
+        raise ValueError(f"moves={est.moves!r} needs method='gibbs' (got method="
+                         f"{est.method!r}): the mixing moves are steps of the Gibbs sweep")
     if est.store == "moments":
         if est.method != "gibbs":
             raise ValueError(

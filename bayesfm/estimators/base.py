@@ -82,6 +82,7 @@ class BayesianFMBase(BaseEstimator):
         progress_bar: bool | None = None,
         store: str = "draws",
         max_kept: int = 100,
+        moves: str = "none",
         categorical: list[str] | None = None,
         numeric: list[str] | None = None,
     ) -> None:
@@ -104,6 +105,7 @@ class BayesianFMBase(BaseEstimator):
         self.progress_bar = progress_bar
         self.store = store
         self.max_kept = max_kept
+        self.moves = moves
         self.categorical = categorical
         self.numeric = numeric
 
@@ -141,6 +143,7 @@ class BayesianFMBase(BaseEstimator):
                 problem, rng_key=key, num_warmup=self.num_warmup, num_samples=self.num_samples,
                 num_chains=self.num_chains, thinning=self.thinning, progress_bar=progress,
                 store=self.store, max_kept=self.max_kept, pointwise_log_likelihood=pointwise,
+                moves=self.moves,
             )
         if self.method == "nuts":
             return run_nuts(

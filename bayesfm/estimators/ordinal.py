@@ -88,6 +88,7 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         progress_bar: bool | None = None,
         store: str = "draws",
         max_kept: int = 100,
+        moves: str = "none",
         categorical: list[str] | None = None,
         numeric: list[str] | None = None,
     ) -> None:
@@ -97,7 +98,8 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
             random_state=random_state, priors=priors, parameterization=parameterization,
             guide=guide, svi_steps=svi_steps, learning_rate=learning_rate,
             batch_size=batch_size, log_likelihood=log_likelihood, progress_bar=progress_bar,
-            store=store, max_kept=max_kept, categorical=categorical, numeric=numeric,
+            store=store, max_kept=max_kept, moves=moves, categorical=categorical,
+            numeric=numeric,
         )
         self.classes = classes
 

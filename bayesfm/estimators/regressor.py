@@ -73,6 +73,15 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
         chains) put it at 7 % of the posterior sd (0.5 % of the posterior variance), and
         intervals from 200 draws have tail quantiles good to a few percent of their width;
         predictions cost ``S`` scores per row.
+    moves : {"none", "groups", "scale", "all"}, default "none"
+        ``method="gibbs"``: exact mixing moves added to every sweep
+        (:mod:`bayesfm.engines.gibbs.mixing`): ``"groups"`` moves each group's weights or
+        factors with their mean and precision along the prior's scale line (an interweaving
+        step against the slow hyperparameters), ``"scale"`` multiplies every score by a
+        common factor (the latent-scale direction of probit and logit; the ordinal sampler
+        has its own), ``"all"`` both. Both leave the posterior unchanged (simulation-based
+        calibration in ``tests/engines/gibbs/test_calibration.py``); see the user guide's
+        page on mixing for when they help.
     categorical, numeric : list of str, optional
         DataFrame columns to one-hot encode, and to encode as one scaled number, whatever
         their dtype (:class:`bayesfm.data.FMEncoder`). Integer ID columns (``user``,

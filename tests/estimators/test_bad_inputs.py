@@ -362,6 +362,9 @@ SETTING_CASES = [
      r"method='nuts'\)"),
     ({"store": "moments", "log_likelihood": True}, r"log_likelihood=True needs every draw of w "
      r"and v, which store='moments' does not keep"),
+    ({"moves": "fast"}, r"unknown moves 'fast'; valid moves: none, groups, scale, all"),
+    ({"moves": "all", "method": "svi"}, r"moves='all' needs method='gibbs' \(got "
+     r"method='svi'\)"),
 ]
 
 
@@ -374,6 +377,19 @@ def test_every_estimator_checks_its_settings(estimator, settings, match):
 
 
 # -- what is accepted where a neighbouring combination is refused
+
+
+@pytest.mark.parametrize("moves", ["groups", "scale", "all"])
+def test_every_named_move_set_fits_and_changes_the_draws(moves):
+    # The moves reach the sweep: same seed, different draws than the plain sweep's; and the
+    # fit stays finite.
+    gibbs = dict(method="gibbs", rank=2, num_warmup=10, num_samples=10, num_chains=1,
+                 random_state=0, progress_bar=False)
+    plain = BayesianFMClassifier(**gibbs).fit(X, LABELS)
+    moved = BayesianFMClassifier(**gibbs, moves=moves).fit(X, LABELS)
+    assert np.all(np.isfinite(moved.predict_proba(X)))
+    assert not np.array_equal(plain.idata_["posterior"]["w"].values,
+                              moved.idata_["posterior"]["w"].values)
 
 
 def test_probit_svi_takes_the_weights_probit_gibbs_refuses():
