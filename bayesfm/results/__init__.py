@@ -3,6 +3,7 @@
 - :mod:`.datatree`: :func:`to_datatree` (engine draws to an ArviZ DataTree) and
   :func:`draws_from_datatree` (back to the draws that predict);
 - :mod:`.log_likelihood`: every training row's log likelihood at every draw;
+- :mod:`.recompute`: the same, rebuilt from a DataTree (what a model file leaves out);
 - :mod:`.predict`: chunked predictions from :class:`PosteriorDraws`;
 - :mod:`.diagnostics`: R-hat and ESS of the identifiable quantities;
 - :mod:`.intervals`: exact predictive summaries from the predictive mixture;
@@ -22,8 +23,6 @@ from bayesfm.results.datatree import (
     likelihood_of,
     posterior_moments,
     prediction_group,
-    recompute_log_likelihood,
-    recomputes_log_likelihood,
     to_datatree,
 )
 from bayesfm.results.diagnostics import IDENTIFIABLE, check_convergence, convergence_summary
@@ -37,6 +36,7 @@ from bayesfm.results.predict import (
     posterior_predictive,
     summarize_predictions,
 )
+from bayesfm.results.recompute import recompute_log_likelihood, recomputes_log_likelihood
 from bayesfm.results.replicates import TRAIN_DIGEST, design_digest, store_replicates
 from bayesfm.results.unseen import group_prior_draws, with_unseen_levels
 
