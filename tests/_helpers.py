@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import scipy.sparse as sp
 
 from bayesfm.data import Design, from_sparse
 from bayesfm.model import fm_predict
+from bayesfm.persistence import MAGIC, container
 
 
 def onehot_rows(n_rows: int, sizes: list[int], rng: np.random.Generator) -> sp.csr_matrix:
@@ -65,3 +69,20 @@ def gibbs_parts(likelihood="gaussian", interaction="fm", *, n_groups, rank, degr
 
     return {"latent": latent_for(get_likelihood(likelihood, n_classes=n_classes)),
             "term": term_for(get_interaction(interaction, degree), n_groups, rank)}
+
+
+def split_model_file(raw: bytes) -> tuple[dict, bytes, bytes]:
+    """Take a model file apart: header, config JSON bytes, netCDF payload bytes."""
+    assert raw.startswith(MAGIC)
+    end = raw.index(b"\n", len(MAGIC)) + 1
+    header = json.loads(raw[len(MAGIC):end])
+    config = raw[end:end + header["config_length"]]
+    return header, config, raw[end + header["config_length"]:]
+
+
+def join_model_file(header: dict, config: bytes, payload: bytes) -> bytes:
+    """Build a model file with a *valid* checksum around edited parts (what a crafted file
+    could do)."""
+    header = dict(header, config_length=len(config), payload_length=len(payload),
+                  sha256=hashlib.sha256(config + payload).hexdigest())
+    return MAGIC + container._dumps(header) + b"\n" + config + payload

@@ -7,7 +7,6 @@ Version 2 compresses the arrays (gzip + shuffle, lossless) and leaves the pointw
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import json
 import warnings
@@ -21,9 +20,9 @@ import bayesfm
 from bayesfm import BayesianFMClassifier, BayesianFMOrdinal, BayesianFMRegressor
 from bayesfm import persistence as P
 from bayesfm.data import simulate_fm
-from bayesfm.persistence import MAGIC, ModelFileError, container, save_model
+from bayesfm.persistence import ModelFileError, container, save_model
 from bayesfm.results import recompute_log_likelihood, recomputes_log_likelihood
-from tests._helpers import assert_same_tree
+from tests._helpers import assert_same_tree, join_model_file, split_model_file
 
 DATA = Path(__file__).parent / "data"
 KINDS = {"regressor": (BayesianFMRegressor, "regression"),
@@ -50,20 +49,6 @@ def gibbs_fit(request):
 @pytest.fixture(scope="module", params=list(KINDS))
 def svi_fit(request):
     return _fit(request.param, **SVI)
-
-
-def _split(raw: bytes) -> tuple[dict, bytes, bytes]:
-    end = raw.index(b"\n", len(MAGIC)) + 1
-    header = json.loads(raw[len(MAGIC):end])
-    config = raw[end:end + header["config_length"]]
-    return header, config, raw[end + header["config_length"]:]
-
-
-def _join(header: dict, config: bytes, payload: bytes) -> bytes:
-    """A model file with a *valid* checksum around edited parts."""
-    header = dict(header, config_length=len(config), payload_length=len(payload),
-                  sha256=hashlib.sha256(config + payload).hexdigest())
-    return MAGIC + container._dumps(header) + b"\n" + config + payload
 
 
 def _predictions(model, X) -> list[np.ndarray]:
@@ -139,7 +124,7 @@ def test_the_file_leaves_the_log_likelihood_out(svi_fit, tmp_path):
     model, _ = svi_fit
     path = tmp_path / "fm.bfm"
     model.save(path)
-    header, config, payload = _split(path.read_bytes())
+    header, config, payload = split_model_file(path.read_bytes())
     assert header["format_version"] == P.FORMAT_VERSION == 2
     assert json.loads(config)["recomputed"] == {
         "/log_likelihood": {"y": {"dims": ["chain", "draw", "obs"], "dtype": "<f4"}}}
@@ -167,7 +152,7 @@ def test_an_edited_log_likelihood_is_kept(svi_fit, tmp_path):
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_version_1_files_load_and_predict_as_saved(kind, tmp_path):
     path = DATA / f"v1_{kind}.bfm"
-    assert _split(path.read_bytes())[0]["format_version"] == 1
+    assert split_model_file(path.read_bytes())[0]["format_version"] == 1
     expected = np.load(DATA / "v1_expected.npz")
     model = bayesfm.load(path)
     assert type(model) is KINDS[kind][0]
@@ -213,7 +198,7 @@ def test_edited_training_rows_are_refused(svi_fit, tmp_path):
     model, _ = svi_fit
     path = tmp_path / "fm.bfm"
     model.save(path)
-    header, config, payload = _split(path.read_bytes())
+    header, config, payload = split_model_file(path.read_bytes())
     tree = xr.open_datatree(io.BytesIO(payload), engine="h5netcdf").load()
     values = tree["constant_data"]["obs_values"].values.copy()
     values[0, 0] *= 2
@@ -221,7 +206,7 @@ def test_edited_training_rows_are_refused(svi_fit, tmp_path):
         tree["constant_data"].to_dataset(inherit=False).assign(
             obs_values=(("obs", "slot"), values)))
     container._write_tree(tree, tmp_path / "edited.nc")
-    path.write_bytes(_join(header, config, (tmp_path / "edited.nc").read_bytes()))
+    path.write_bytes(join_model_file(header, config, (tmp_path / "edited.nc").read_bytes()))
     with pytest.raises(ModelFileError, match="decoded arrays differ"):
         bayesfm.load(path)
 
@@ -234,10 +219,10 @@ def test_crafted_recompute_claims_are_refused(svi_fit, tmp_path, edit, message):
     model, _ = svi_fit
     path = tmp_path / "fm.bfm"
     model.save(path)
-    header, config, payload = _split(path.read_bytes())
+    header, config, payload = split_model_file(path.read_bytes())
     cfg = json.loads(config)
     edit(cfg)
-    path.write_bytes(_join(header, container._dumps(cfg), payload))
+    path.write_bytes(join_model_file(header, container._dumps(cfg), payload))
     with pytest.raises(ModelFileError, match=message):
         bayesfm.load(path)
 
@@ -246,12 +231,12 @@ def test_a_kept_group_claimed_recomputed_is_refused(svi_fit, tmp_path):
     model, _ = svi_fit
     path = tmp_path / "fm.bfm"
     save_model(model, path, log_likelihood="keep")
-    header, config, payload = _split(path.read_bytes())
+    header, config, payload = split_model_file(path.read_bytes())
     cfg = json.loads(config)
     assert cfg["recomputed"] == {}
     cfg["recomputed"] = {"/log_likelihood": {"y": {"dims": ["chain", "draw", "obs"],
                                                    "dtype": "<f4"}}}
-    path.write_bytes(_join(header, container._dumps(cfg), payload))
+    path.write_bytes(join_model_file(header, container._dumps(cfg), payload))
     with pytest.raises(ModelFileError, match="holds the log likelihood"):
         bayesfm.load(path)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import json
 import pickle
@@ -20,7 +19,7 @@ from bayesfm import BayesianFMClassifier, BayesianFMRegressor
 from bayesfm import persistence as P
 from bayesfm.data import simulate_fm
 from bayesfm.persistence import MAGIC, ModelFileError, container, model_file, save_model
-from tests._helpers import assert_same_tree
+from tests._helpers import assert_same_tree, join_model_file, split_model_file
 
 FAST = dict(method="svi", rank=2, svi_steps=200, num_samples=20, random_state=0,
             progress_bar=False)
@@ -64,22 +63,6 @@ def saved(regressor, tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("saved") / "fm.bayesfm"
     regressor.save(path)
     return path.read_bytes()
-
-
-def _split(raw: bytes) -> tuple[dict, bytes, bytes]:
-    """Take a model file apart: header, config JSON bytes, netCDF payload bytes."""
-    assert raw.startswith(MAGIC)
-    end = raw.index(b"\n", len(MAGIC)) + 1
-    header = json.loads(raw[len(MAGIC):end])
-    config = raw[end:end + header["config_length"]]
-    return header, config, raw[end + header["config_length"]:]
-
-
-def _join(header: dict, config: bytes, payload: bytes) -> bytes:
-    """Build a model file with a *valid* checksum (what a crafted file could do)."""
-    header = dict(header, config_length=len(config), payload_length=len(payload),
-                  sha256=hashlib.sha256(config + payload).hexdigest())
-    return MAGIC + container._dumps(header) + b"\n" + config + payload
 
 
 def test_regressor_round_trip_is_bit_identical(regressor, sim, tmp_path):
@@ -158,7 +141,7 @@ def test_loaded_model_saves_again_unchanged(regressor, tmp_path):
 
 def test_every_flipped_byte_is_refused(saved, tmp_path):
     header_end = saved.index(b"\n", len(MAGIC)) + 1
-    payload_start = header_end + _split(saved)[0]["config_length"]
+    payload_start = header_end + split_model_file(saved)[0]["config_length"]
     # Every byte of the magic, header, start of the config and HDF5 superblock; then a
     # sweep through the rest (HDF5 metadata and array data alike) and the very last byte.
     positions = sorted({*range(header_end + 200), *range(payload_start, payload_start + 200),
@@ -190,17 +173,18 @@ def test_appended_bytes_are_refused(saved, tmp_path):
 
 
 def test_newer_format_version_names_the_version(saved, tmp_path):
-    header, config, payload = _split(saved)
+    header, config, payload = split_model_file(saved)
     path = tmp_path / "future.bayesfm"
-    path.write_bytes(_join(dict(header, format_version=P.FORMAT_VERSION + 1), config, payload))
+    future = dict(header, format_version=P.FORMAT_VERSION + 1)
+    path.write_bytes(join_model_file(future, config, payload))
     with pytest.raises(ModelFileError, match=f"format version {P.FORMAT_VERSION + 1}"):
         bayesfm.load(path)
-    path.write_bytes(_join(dict(header, format_version=0), config, payload))
+    path.write_bytes(join_model_file(dict(header, format_version=0), config, payload))
     with pytest.raises(ModelFileError, match="format version 0, but bayesfm .* reads format "
                        f"versions {P.MIN_FORMAT_VERSION} to {P.FORMAT_VERSION}: load it with "
                        "a bayesfm that reads format version 0"):
         bayesfm.load(path)
-    path.write_bytes(_join(dict(header, format_version=True), config, payload))
+    path.write_bytes(join_model_file(dict(header, format_version=True), config, payload))
     with pytest.raises(ModelFileError, match="header is corrupted"):
         bayesfm.load(path)
 
@@ -213,17 +197,17 @@ def test_newer_format_version_names_the_version(saved, tmp_path):
     (lambda c: c.pop("encoder"), "not a valid bayesfm model"),
 ])
 def test_crafted_config_with_valid_checksum_is_refused(saved, tmp_path, edit, message):
-    header, config, payload = _split(saved)
+    header, config, payload = split_model_file(saved)
     cfg = json.loads(config)
     edit(cfg)
     path = tmp_path / "crafted.bayesfm"
-    path.write_bytes(_join(header, container._dumps(cfg), payload))
+    path.write_bytes(join_model_file(header, container._dumps(cfg), payload))
     with pytest.raises(ModelFileError, match=message):
         bayesfm.load(path)
 
 
 def test_payload_is_plain_netcdf(saved, regressor):
-    header, config, payload = _split(saved)
+    header, config, payload = split_model_file(saved)
     assert header["format_version"] == P.FORMAT_VERSION
     assert json.loads(config)["estimator"] == "BayesianFMRegressor"
     tree = xr.open_datatree(io.BytesIO(payload), engine="h5netcdf").load()
