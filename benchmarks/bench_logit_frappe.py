@@ -47,7 +47,8 @@ def run(link: str, args: argparse.Namespace) -> dict[str, object]:
     clf = BayesianFMClassifier(rank=args.rank, method="gibbs", link=link,
                                num_chains=args.chains, num_warmup=args.warmup,
                                num_samples=args.samples, random_state=args.seed,
-                               progress_bar=False)
+                               priors=json.loads(args.priors) if args.priors else None,
+                               moves=args.moves, progress_bar=False)
     start = time.perf_counter()
     clf.fit(Xtr, ytr, groups=info.group_of_feature)
     fit_s = time.perf_counter() - start
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--priors", help='FMPriors fields as JSON, e.g. \'{"a0": 3, "b0": 3}\'')
+    ap.add_argument("--moves", default="none", help="the Gibbs mixing moves (default none)")
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args(argv)
     if not os.environ.get("BAYESFM_DATA"):

@@ -1,7 +1,7 @@
 """Which directions of the frappe probit posterior does the Gibbs sampler cross slowly?
 
     BAYESFM_DATA=/path/to/data python benchmarks/diagnose_frappe_mixing.py \
-        [--rows 57722] [--chains 4] [--sweeps 600] [--rank 8] [--moves none|default] \
+        [--rows 57722] [--chains 4] [--sweeps 600] [--rank 8] [--moves none|all] [--priors JSON] \
         [--plot traces.png]
 
 Runs ``--chains`` chains of :func:`bayesfm.engines.gibbs.step` (probit, plain FM) on the
@@ -46,7 +46,7 @@ def load(rows: int) -> tuple[Any, Any, Any, Any]:
 
 
 def traces(design: Any, y: np.ndarray, test: Any, *, rank: int, chains: int, sweeps: int,
-           seed: int, moves: Any) -> dict[str, np.ndarray]:
+           seed: int, moves: Any, priors: Any = None) -> dict[str, np.ndarray]:
     """Every sweep's recorded quantities, ``(chain, sweep, ...)``."""
     from jax import lax
     from jax.scipy.special import ndtr
@@ -58,6 +58,8 @@ def traces(design: Any, y: np.ndarray, test: Any, *, rank: int, chains: int, swe
                         n_groups=design.n_groups)
     kw: dict[str, Any] = dict(latent=latent_for(get_likelihood("probit")),
                               term=term_for(get_interaction("fm"), design.n_groups, rank))
+    if priors is not None:
+        kw["priors"] = priors
     step_kw = {} if moves is None else {"moves": moves}
     gof = jnp.asarray(design.group_of_feature)
     count = np.bincount(np.asarray(design.indices)[np.asarray(design.values) != 0].ravel(),
@@ -180,16 +182,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--moves", default=None, help="the sweep's moves option (default: main's)")
+    ap.add_argument("--priors", default=None,
+                    help='FMPriors fields as JSON, e.g. \'{"a0": 10000, "b0": 1000}\'')
     ap.add_argument("--plot", default=None)
     args = ap.parse_args(argv)
     design, y, test, info = load(args.rows)
     moves = None
+    priors = None
+    if args.priors:
+        import json
+
+        from bayesfm.model import FMPriors
+
+        priors = FMPriors(**json.loads(args.priors))
     if args.moves is not None:
         from bayesfm.engines.gibbs import mixing_moves
 
         moves = mixing_moves(args.moves)
     tr = traces(design, y, test, rank=args.rank, chains=args.chains, sweeps=args.sweeps,
-                seed=args.seed, moves=moves)
+                seed=args.seed, moves=moves, priors=priors)
     report(summarise(tr, info, args.rank))
     if args.plot:
         plot(tr, info, args.plot)
