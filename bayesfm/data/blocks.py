@@ -185,6 +185,7 @@ def _block_set(
     p: int,
     dtype: Any,
     dense: bool,
+    put: Any = _put,
 ) -> BlockSet:
     """Build the padded arrays of the blocks ``members`` (entries sorted by block, then row)."""
     local = np.full(int(block.max()) + 1, -1)
@@ -223,18 +224,19 @@ def _block_set(
         block_rows = np.zeros((n_blocks, width), dtype=np.int32)
         block_rows[eb, pos] = rows
     return BlockSet(
-        group=_put(group),
-        features=_put(features),
-        slot=_put(slot),
-        values=_put(values),
-        wvalues=None if wvalues is None else _put(wvalues),
-        rows=None if block_rows is None else _put(block_rows),
+        group=put(group),
+        features=put(features),
+        slot=put(slot),
+        values=put(values),
+        wvalues=None if wvalues is None else put(wvalues),
+        rows=None if block_rows is None else put(block_rows),
     )
 
 
 def block_sets(
     indices: Any, values: Any, group_of_feature: Any, *, n_groups: int,
     weight: np.ndarray | None = None, dtype: Any = np.float32, layout: str = "auto",
+    on_device: bool = True,
 ) -> tuple[tuple[BlockSet, ...], np.ndarray]:
     """Every exact block of a design as padded arrays, and its complete one-hot groups.
 
@@ -252,6 +254,9 @@ def block_sets(
         ``"dense"`` stores every block as one entry per row (no gathers or scatters on rows),
         in one set; ``"compact"`` stores only the nonzeros, in sets of similar size.
         ``"auto"`` stores blocks covering at least half of the rows dense, the rest compact.
+    on_device : bool, default True
+        Copy the arrays to the default device; ``False`` keeps them as NumPy arrays (for a
+        caller that lays them out over several devices).
 
     Returns
     -------
@@ -282,7 +287,8 @@ def block_sets(
     order = np.argsort(block[feats], kind="stable")
     rows, feats, vals = rows[order], feats[order], vals[order]
     sets = tuple(
-        _block_set(members, block, gof, rows, feats, vals, weight, n_rows, p, dtype, dense)
+        _block_set(members, block, gof, rows, feats, vals, weight, n_rows, p, dtype, dense,
+                   _put if on_device else np.ascontiguousarray)
         for members, dense in _partition_blocks(block, feats, n_rows, layout)
     )
     row_sums = np.zeros((n_groups, n_rows))
