@@ -97,6 +97,7 @@ def check_params(est: Any) -> FMPriors:
     if est.moves != "none" and est.method != "gibbs":
         raise ValueError(f"moves={est.moves!r} needs method='gibbs' (got method="
                          f"{est.method!r}): the mixing moves are steps of the Gibbs sweep")
+    check_devices(est.devices, est.method)
     if est.store == "moments":
         if est.method != "gibbs":
             raise ValueError(
@@ -245,3 +246,27 @@ def numeric_labels(y: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"Unknown label type: y must be numeric, got dtype {y.dtype} with value {first!r}"
         ) from None
+
+
+def check_devices(devices: Any, method: str) -> None:
+    """Validate ``devices=``: ``None`` (every device) or a count of the available devices."""
+    available = len(jax.devices())
+    if devices is None:
+        return
+    if isinstance(devices, bool) or not isinstance(devices, numbers.Integral) or not (
+            1 <= devices <= available):
+        raise ValueError(f"devices must be None (every device) or an integer in 1 .. "
+                         f"{available} (the {jax.devices()[0].platform} devices available), "
+                         f"got {devices!r}")
+    if devices > 1 and method != "gibbs":
+        raise ValueError(f"devices={devices} needs method='gibbs' (got method={method!r}): "
+                         "NUTS and SVI run on one device")
+
+
+def mesh_attrs(method: str, devices: int | None) -> dict[str, int]:
+    """Return the DataTree attributes recording the mesh: ``num_devices``, ``num_processes``.
+
+    Gibbs splits the rows over ``devices`` (every device when ``None``); NUTS and SVI use one.
+    """
+    n = (len(jax.devices()) if devices is None else int(devices)) if method == "gibbs" else 1
+    return {"num_devices": n, "num_processes": jax.process_count() if n > 1 else 1}

@@ -95,6 +95,7 @@ def fit_gibbs(
     problem: FitProblem, *, rng_key: jax.Array, num_warmup: int = 500, num_samples: int = 500,
     num_chains: int = 2, thinning: int = 1, progress_bar: bool = True, store: str = "draws",
     max_kept: int = 100, pointwise_log_likelihood: bool = False, moves: Any = "none",
+    devices: Any = None,
 ) -> EngineResult:
     """Draw from the posterior of ``problem`` with the exact blocked Gibbs sampler.
 
@@ -129,7 +130,7 @@ def fit_gibbs(
         num_samples=num_samples, num_chains=num_chains, thinning=thinning, rng_key=rng_key,
         progress_bar=progress_bar, store=store, max_kept=max_kept,
         ref_rows=reference_rows(d.n_rows),
-        pointwise_log_likelihood=pointwise_log_likelihood, moves=moves,
+        pointwise_log_likelihood=pointwise_log_likelihood, moves=moves, devices=devices,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)
