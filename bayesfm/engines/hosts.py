@@ -5,9 +5,15 @@ Every process runs the same program on the devices of a global mesh
 devices of every process); the per-feature sums of the blocks are reduced across processes
 by the same ``psum`` that reduces them across one process's devices. :func:`initialize`
 joins the processes (with the gloo collectives on CPUs, which need no MPI); after it, a fit
-with the default ``devices=None`` uses every process's devices. Each process puts only its
-own devices' rows on them (a global ``NamedSharding`` transfers the addressable shards only);
-the host-side block structure is still built from every row in every process.
+with the default ``devices=None`` uses every process's devices.
+
+Input layout: either every process passes every row (each then puts only its own devices'
+rows on them), or, with ``process_rows=True`` (:func:`bayesfm.engines.gibbs.run_gibbs`),
+process ``p`` passes only its share, rows ``p M .. (p + 1) M - 1`` of the training set, ``M``
+the same in every process and a multiple of its number of devices (one file or array shard
+per process). The processes then agree on the blocks through small summaries merged by
+:class:`AllProcesses` (feature counts, the largest count per row of each group, and for
+multi-hot groups the feature pairs that share a row), never by exchanging rows.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-__all__ = ["initialize", "to_host"]
+__all__ = ["AllProcesses", "initialize", "to_host"]
 
 
 def initialize(coordinator_address: str, num_processes: int, process_id: int,
@@ -41,3 +47,27 @@ def to_host(a: Any) -> np.ndarray:
     if isinstance(a, jax.Array) and not a.is_fully_addressable:
         return np.asarray(multihost_utils.process_allgather(a, tiled=True))
     return np.asarray(a)
+
+
+class AllProcesses:
+    """Merge a host-side summary over every process (``multihost_utils.process_allgather``).
+
+    ``sum`` and ``max`` act element-wise over the processes' arrays (of one shape);
+    ``concat`` joins their last axes (of any lengths), in process order.
+    """
+
+    def gather(self, a: Any) -> np.ndarray:
+        """Every process's ``a``, stacked on a new first axis (process order)."""
+        return np.asarray(multihost_utils.process_allgather(np.asarray(a)))
+
+    def sum(self, a: np.ndarray) -> np.ndarray:  # noqa: D102
+        return self.gather(a).sum(axis=0)
+
+    def max(self, a: np.ndarray) -> np.ndarray:  # noqa: D102
+        return self.gather(a).max(axis=0)
+
+    def concat(self, a: np.ndarray) -> np.ndarray:  # noqa: D102
+        lengths = self.gather(np.asarray(a.shape[-1]))
+        pad = [(0, 0)] * (a.ndim - 1) + [(0, int(lengths.max()) - a.shape[-1])]
+        parts = self.gather(np.pad(a, pad))
+        return np.concatenate([p[..., :n] for p, n in zip(parts, lengths, strict=True)], -1)

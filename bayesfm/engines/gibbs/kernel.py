@@ -138,6 +138,10 @@ class FMGibbs(MCMCKernel):
         ``None`` every device (of every process under ``jax.distributed``), ``n`` the first
         ``n``. One device is the mesh of size one; the draws agree across meshes up to the
         rounding of the sums over rows.
+    process_rows : bool, default False
+        Under ``jax.distributed``: ``data``, ``y`` (and ``sample_weight``) are this
+        process's share of the rows (the input layout of :mod:`bayesfm.engines.hosts`);
+        ``ref_rows`` number the rows of every process's shares in process order.
 
     Examples
     --------
@@ -163,7 +167,7 @@ class FMGibbs(MCMCKernel):
         layout: str = "auto", store: str = "draws", num_samples: int | None = None,
         thinning: int = 1, max_kept: int = 100, ref_rows: Any = None,
         pointwise_log_likelihood: bool = False, moves: str | GibbsMoves = "none",
-        devices: Any = None,
+        devices: Any = None, process_rows: bool = False,
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
@@ -190,10 +194,11 @@ class FMGibbs(MCMCKernel):
         if sample_weight is not None:
             self.latent.check_weights(np.asarray(sample_weight, np.float64))
         self.mesh = row_mesh(devices)
-        self.n_rows = int(np.shape(indices)[0])  # the data may carry padding rows after them
         self.data = prepare_data(indices, values, group_of_feature, y, n_groups=self.n_groups,
                                  sample_weight=sample_weight, dtype=dtype, layout=layout,
-                                 mesh=self.mesh)
+                                 mesh=self.mesh, process_rows=process_rows)
+        # The training rows of every process; the data may carry padding rows after them.
+        self.n_rows = int(np.shape(indices)[0]) * (jax.process_count() if process_rows else 1)
         self.store = store
         self.ref_rows: np.ndarray | None = None
         if store == "moments":

@@ -31,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 __all__ = ["ROWS", "data_specs", "lay_out_block_set", "on_rows_of_each_device", "padded_rows",
-           "replicated", "row_mesh", "row_sharded", "sum_over_devices"]
+           "place", "replicated", "row_mesh", "row_sharded", "sum_over_devices"]
 
 #: Name of the mesh axis the rows are split over.
 ROWS = "rows"
@@ -108,7 +108,8 @@ def sum_over_devices(x: Any) -> Any:
     return jax.lax.psum(x, ROWS)
 
 
-def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool) -> Any:
+def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
+                      processes: Any = None) -> Any:
     """Lay a host-side block set out over the mesh: each device gets its rows' entries.
 
     ``bs`` holds NumPy arrays over ``n_rows`` global rows (:func:`bayesfm.data.blocks.
@@ -118,10 +119,13 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool) -> Any:
     stored as ``(B, D R_l)``, device ``d``'s share in columns ``d R_l .. (d + 1) R_l`` with
     row numbers local to that device. ``weighted`` makes sure ``wvalues`` exists (a padded
     layout weighs every row). On one device nothing moves: the arrays are those of the
-    one-device layout.
+    one-device layout. ``processes`` (:class:`bayesfm.engines.hosts.AllProcesses`): ``bs``
+    holds this process's share of the rows, laid out over its own devices, which hold
+    ``n_rows`` (no padding) and the longest share of every process's.
     """
-    n_dev = mesh.devices.size
-    n_pad = padded_rows(n_rows, mesh)
+    local = processes is not None
+    n_dev = jax.local_device_count() if local else mesh.devices.size
+    n_pad = n_rows if local else padded_rows(n_rows, mesh)
     wvalues = bs.wvalues if bs.wvalues is not None or not weighted else bs.values.copy()
     parts = {"slot": bs.slot, "values": bs.values, "wvalues": wvalues}
     if bs.rows is None:
@@ -135,6 +139,7 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool) -> Any:
         dev = np.where(real, bs.rows // n_local, n_dev)  # padding to a dump column
         counts = np.stack([np.sum(dev == d, axis=1) for d in range(n_dev)], axis=1)
         share = max(int(counts.max()), 1)
+        share = int(processes.max(np.asarray(share))) if local else share
         start = np.cumsum(counts, axis=1) - counts
         b_idx, r_idx = np.nonzero(real)
         d_idx = dev[b_idx, r_idx]
@@ -152,8 +157,23 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool) -> Any:
     rep, split = replicated(mesh), row_sharded(mesh, 2)
 
     def put(a: np.ndarray | None, sharding: NamedSharding) -> jax.Array | None:
-        return None if a is None else jax.device_put(np.ascontiguousarray(a), sharding)
+        return None if a is None else place(a, sharding, local)
 
     return bs._replace(group=put(bs.group, rep), features=put(bs.features, rep),
                        slot=put(parts["slot"], split), values=put(parts["values"], split),
                        wvalues=put(parts["wvalues"], split), rows=put(rows, split))
+
+
+def place(a: np.ndarray, sharding: NamedSharding, process_rows: bool = False) -> jax.Array:
+    """Put a host array on the mesh; ``process_rows``: ``a`` holds this process's rows only.
+
+    A replicated array is the same in every process; a row-split one is then this process's
+    part (its devices' columns, in order), and the global array has ``process_count``
+    times its rows.
+    """
+    a = np.ascontiguousarray(a)
+    if not process_rows:
+        return jax.device_put(a, sharding)
+    n_proc = jax.process_count() if sharding.spec else 1
+    shape = (*a.shape[:-1], a.shape[-1] * n_proc) if a.ndim else a.shape
+    return jax.make_array_from_process_local_data(sharding, a, shape)

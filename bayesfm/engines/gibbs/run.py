@@ -27,11 +27,11 @@ def run_gibbs(
     rng_key: jax.Array, progress_bar: bool = True, chain_method: str = "vectorized",
     init_scale: float = 0.1, store: str = "draws", max_kept: int = 100, ref_rows: Any = None,
     init_params: dict[str, Any] | None = None, pointwise_log_likelihood: bool = False,
-    moves: Any = "none", devices: Any = None,
+    moves: Any = "none", devices: Any = None, process_rows: bool = False,
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
 
-    The model, memory, ``moves`` and ``devices`` arguments are those of
+    The model, memory, ``moves``, ``devices`` and ``process_rows`` arguments are those of
     :class:`~.kernel.FMGibbs`
     (``indices, values, group_of_feature`` its ``data``); ``num_warmup``, ``num_samples``,
     ``num_chains``, ``thinning``, ``chain_method`` and ``progress_bar`` those of
@@ -73,7 +73,7 @@ def run_gibbs(
                      init_scale=init_scale, store=store, num_samples=num_samples,
                      thinning=thinning, max_kept=max_kept, ref_rows=ref_rows,
                      pointwise_log_likelihood=pointwise_log_likelihood, moves=moves,
-                     devices=devices)
+                     devices=devices, process_rows=process_rows)
     settings = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     thinning=thinning, progress_bar=progress_bar)
     if chain_method == "vectorized":  # the same draws as MCMC's, with less around the sweep

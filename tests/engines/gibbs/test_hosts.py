@@ -1,9 +1,11 @@
 """Two processes joined by jax.distributed make the draws of one process (bayesfm.engines.hosts).
 
 Both runs see four CPU devices: one process with four, or two processes with two each,
-joined over gloo on this machine. 204 rows split into 51 per device either way, so the
-layouts (and each row's random draws) are the same, and the draws differ only by the
-rounding of the cross-device sums (reduced over gloo instead of within one process).
+joined over gloo on this machine, each passing either every row or only its half
+(``process_rows=True``). 204 rows split into 51 per device every way, so the layouts (and
+each row's random draws) are the same, and the draws differ only by the rounding of the
+cross-device sums. The design has a multi-hot group, whose colouring the processes must
+agree on from their own rows' feature pairs.
 """
 
 from __future__ import annotations
@@ -40,14 +42,15 @@ def _load(path: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("subprocesses")
-def test_two_processes_of_two_devices_make_the_draws_of_one_process_of_four(tmp_path):
+@pytest.mark.parametrize("share", [1, 0], ids=["each reads its share", "each reads all"])
+def test_two_processes_of_two_devices_make_the_draws_of_one_process_of_four(tmp_path, share):
     one = tmp_path / "one.npz"
-    done = subprocess.run([sys.executable, str(WORKER), str(one), "0", "1", "0"], env=_env(4),
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    done = subprocess.run([sys.executable, str(WORKER), str(one), "0", "1", "0", "0"],
+                          env=_env(4), capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     two, port = tmp_path / "two.npz", _free_port()
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(two), str(i), "2", str(port)],
-                              env=_env(2), cwd=ROOT, stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, str(WORKER), str(two), str(i), "2", str(port),
+                               str(share)], env=_env(2), cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=600)
