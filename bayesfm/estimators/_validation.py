@@ -258,15 +258,18 @@ def check_devices(devices: Any, method: str) -> None:
         raise ValueError(f"devices must be None (every device) or an integer in 1 .. "
                          f"{available} (the {jax.devices()[0].platform} devices available), "
                          f"got {devices!r}")
-    if devices > 1 and method != "gibbs":
-        raise ValueError(f"devices={devices} needs method='gibbs' (got method={method!r}): "
-                         "NUTS and SVI run on one device")
+    if devices > 1 and method == "nuts":
+        raise ValueError(f"devices={devices} needs method='gibbs' or 'svi' (got method="
+                         "'nuts'): NUTS runs on one device")
 
 
-def mesh_attrs(method: str, devices: int | None) -> dict[str, int]:
+def mesh_attrs(method: str, devices: int | None, n_rows: int) -> dict[str, int]:
     """Return the DataTree attributes recording the mesh: ``num_devices``, ``num_processes``.
 
-    Gibbs splits the rows over ``devices`` (every device when ``None``); NUTS and SVI use one.
+    Gibbs splits the rows over ``devices`` (every device when ``None``), SVI too where they
+    split evenly (:func:`bayesfm.engines.svi.run_svi`); NUTS uses one device.
     """
-    n = (len(jax.devices()) if devices is None else int(devices)) if method == "gibbs" else 1
+    n = len(jax.devices()) if devices is None else int(devices)
+    if method == "nuts" or (method == "svi" and n_rows % n):
+        n = 1
     return {"num_devices": n, "num_processes": jax.process_count() if n > 1 else 1}

@@ -161,7 +161,7 @@ class BayesianFMBase(BaseEstimator):
         return run_svi(
             problem, rng_key=key, guide=self.guide, num_steps=self.svi_steps,
             learning_rate=self.learning_rate, batch_size=self.batch_size,
-            num_samples=self.num_samples, progress_bar=progress,
+            num_samples=self.num_samples, progress_bar=progress, devices=self.devices,
         )
 
     def fit(
@@ -211,7 +211,8 @@ class BayesianFMBase(BaseEstimator):
         self.idata_ = to_datatree(
             result, problem, log_likelihood=self.log_likelihood,
             attrs={"method": self.method, "estimator": type(self).__name__,
-                   "store": self.store, **mesh_attrs(self.method, self.devices)},
+                   "store": self.store,
+                   **mesh_attrs(self.method, self.devices, design.n_rows)},
         )
         self.idata_.attrs[TRAIN_DIGEST] = design_digest(design.indices, design.values)
         self.design_template_ = design.take(np.arange(0))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,7 +38,8 @@ from bayesfm.engines.gibbs.terms import GibbsTerm, add_rows, on_rows
 from bayesfm.engines.variates import gamma, noise
 from bayesfm.model.priors import FMPriors
 
-__all__ = ["GibbsState", "conditional_draw", "init", "normal_gamma_moments", "step"]
+__all__ = ["GibbsState", "column_draws", "conditional_draw", "init", "normal_gamma_moments",
+           "step"]
 
 
 class GibbsState(NamedTuple):
@@ -201,6 +202,18 @@ def _columns(
     return lax.fori_loop(0, n_cols, column, (theta, e, q))
 
 
+def column_draws(data: GibbsData, term: GibbsTerm, latent: GibbsLatent, mesh: Mesh) -> Any:
+    """Return the block draws of every column on ``mesh`` (``data``'s rows split over it).
+
+    Returns ``f(theta, e, q, data, prior_lam, prior_mu, tau, noise) -> (theta, e, q)``,
+    ``noise`` one standard normal array per block set; ``data`` fixes only the layout.
+    """
+    return on_rows_of_each_device(
+        partial(_columns, term=term, latent=latent), mesh,
+        (P(), P(ROWS), P(None, ROWS), data_specs(data), P(), P(), P(), P()),
+        (P(), P(ROWS), P(None, ROWS)))
+
+
 def _sweep(
     state: GibbsState, data: GibbsData, latent: GibbsLatent, term: GibbsTerm, priors: FMPriors,
     moves: GibbsMoves, mesh: Mesh,
@@ -240,10 +253,7 @@ def _sweep(
     prior_lam = jnp.concatenate([params["lambda_w"][:, None], term.columns(params, "lambda_")],
                                 axis=1)
     prior_mu = jnp.concatenate([params["mu_w"][:, None], term.columns(params, "mu_")], axis=1)
-    columns = on_rows_of_each_device(
-        partial(_columns, term=term, latent=latent), mesh,
-        (P(), P(ROWS), P(None, ROWS), data_specs(data), P(), P(), P(), P()),
-        (P(), P(ROWS), P(None, ROWS)))
+    columns = column_draws(data, term, latent, mesh)
     theta, e, q = columns(theta, e, state.q, data, prior_lam, prior_mu, tau, nz_sets)
     w, cols = theta[:, 0], theta[:, 1:]
 

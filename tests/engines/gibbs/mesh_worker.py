@@ -42,6 +42,25 @@ def fits(n_sweeps: int) -> dict[str, np.ndarray]:
     return out
 
 
+def svi_fits() -> dict[str, np.ndarray]:
+    """SVI's losses on one device and on all, full batch and minibatches of 40 rows."""
+    from bayesfm.engines import FitProblem
+    from bayesfm.engines.svi import run_svi
+    from bayesfm.model import get_interaction, get_likelihood
+
+    sim = simulate_fm(200, group_sizes=(8, 6, 4), rank=2, seed=3)  # 200 rows: 50 a device
+    d = from_sparse(sim.X, groups=sim.groups, dtype=np.float32)
+    problem = FitProblem(d, sim.y, get_likelihood("gaussian"), get_interaction("fm"), 2)
+    out = {}
+    for batch in (None, 40):
+        for n_dev in sorted({1, len(jax.devices())}):
+            res = run_svi(problem, rng_key=jax.random.key(0), num_steps=200, check_every=100,
+                          batch_size=batch, num_samples=10, progress_bar=False, devices=n_dev)
+            out[f"svi_{batch or 'full'}_{n_dev}_elbo"] = res.extras["elbo"]
+            out[f"svi_{batch or 'full'}_{n_dev}_w0"] = res.samples["w0"]
+    return out
+
+
 def estimator_attrs() -> dict[str, int]:
     """The mesh an estimator fit with the default ``devices`` records."""
     from bayesfm import BayesianFMRegressor
@@ -55,4 +74,4 @@ def estimator_attrs() -> dict[str, int]:
 
 if __name__ == "__main__":
     np.savez(sys.argv[1], n_devices=len(jax.devices()), **fits(int(sys.argv[2])),
-             **estimator_attrs())
+             **estimator_attrs(), **svi_fits())

@@ -83,6 +83,19 @@ def test_an_estimator_uses_every_device_by_default_and_says_so(draws):
     assert int(draws["attrs_num_processes"]) == 1
 
 
+@pytest.mark.xdist_group("subprocesses")
+@pytest.mark.parametrize("batch", ["full", "40"])
+def test_svi_on_four_devices_takes_the_one_device_steps(draws, batch):
+    # Data-parallel SVI: the rows laid out over the mesh, the same minibatches from the same
+    # key; 200 steps of float32 losses agree to 1e-5 relative (measured: 2.3e-7), while a
+    # changed minibatch moves a loss by percents.
+    one, four = (draws[f"svi_{batch}_{d}_elbo"] for d in (1, 4))
+    assert one.shape == four.shape == (200,)
+    np.testing.assert_allclose(four, one, rtol=1e-5)
+    np.testing.assert_allclose(draws[f"svi_{batch}_4_w0"], draws[f"svi_{batch}_1_w0"],
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_the_mesh_is_validated():
     n = len(jax.devices())
     assert row_mesh(None).devices.size == n and row_mesh(1).devices.size == 1
