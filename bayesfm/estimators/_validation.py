@@ -254,11 +254,11 @@ def check_devices(devices: Any, method: str) -> None:
     if devices is None:
         return
     if isinstance(devices, bool) or not isinstance(devices, numbers.Integral) or not (
-            1 <= devices <= available):
+            1 <= int(devices) <= available):
         raise ValueError(f"devices must be None (every device) or an integer in 1 .. "
                          f"{available} (the {jax.devices()[0].platform} devices available), "
                          f"got {devices!r}")
-    if devices > 1 and method == "nuts":
+    if int(devices) > 1 and method == "nuts":
         raise ValueError(f"devices={devices} needs method='gibbs' or 'svi' (got method="
                          "'nuts'): NUTS runs on one device")
 

@@ -127,11 +127,12 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
     n_dev = jax.local_device_count() if local else mesh.devices.size
     n_pad = n_rows if local else padded_rows(n_rows, mesh)
     wvalues = bs.wvalues if bs.wvalues is not None or not weighted else bs.values.copy()
-    parts = {"slot": bs.slot, "values": bs.values, "wvalues": wvalues}
+    parts: dict[str, np.ndarray | None] = {"slot": bs.slot, "values": bs.values,
+                                           "wvalues": wvalues}
     if bs.rows is None:
         pad = ((0, 0), (0, n_pad - bs.slot.shape[1]))
         parts = {k: None if a is None else np.pad(a, pad) for k, a in parts.items()}
-        rows = None
+        rows: np.ndarray | None = None
     else:
         n_local = n_pad // n_dev
         n_blocks, width = bs.slot.shape
@@ -144,7 +145,7 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
         b_idx, r_idx = np.nonzero(real)
         d_idx = dev[b_idx, r_idx]
         col = d_idx * share + r_idx - start[b_idx, d_idx]
-        out = {}
+        out: dict[str, np.ndarray | None] = {}
         for k, a in {**parts, "rows": bs.rows - dev.clip(max=n_dev - 1) * n_local}.items():
             if a is None:
                 out[k] = None
