@@ -84,14 +84,37 @@ def _entries(indices: Any, values: Any) -> tuple[np.ndarray, np.ndarray, np.ndar
     return rows, feats, vals
 
 
-def _greedy_colors(rows: np.ndarray, feats: np.ndarray, n_rows: int, n_feat: int) -> np.ndarray:
-    """Colour features so that no two of one colour share a row (greedy, most frequent first)."""
+class _OneProcess:
+    """How per-process summaries combine when this process holds every row: unchanged."""
+
+    def sum(self, a: np.ndarray) -> np.ndarray:  # noqa: D102
+        return a
+
+    def max(self, a: np.ndarray) -> np.ndarray:  # noqa: D102
+        return a
+
+    def concat(self, a: np.ndarray) -> np.ndarray:  # noqa: D102
+        return a
+
+
+def _greedy_colors(rows: np.ndarray, feats: np.ndarray, n_rows: int, n_feat: int,
+                   combine: Any = None) -> np.ndarray:
+    """Colour features so that no two of one colour share a row (greedy, most frequent first).
+
+    ``combine`` merges this process's summaries with the other processes' (the rows of a
+    fit split over processes): the largest count per row, the feature pairs that share a
+    row, the feature counts. Default: this process holds every row.
+    """
+    combine = _OneProcess() if combine is None else combine
     colors = np.zeros(n_feat, dtype=np.int64)
-    if rows.size == 0 or np.bincount(rows, minlength=n_rows).max() <= 1:
+    per_row = np.bincount(rows, minlength=n_rows).max() if rows.size else 0
+    if int(combine.max(np.asarray(per_row))) <= 1:
         return colors  # one-hot group: a single block
     x = sp.csr_matrix((np.ones(rows.size), (rows, feats)), shape=(n_rows, n_feat))
-    adj = sp.csr_matrix(x.T @ x)
-    degree = np.diff(x.tocsc().indptr)
+    pairs = sp.coo_matrix(x.T @ x)
+    pairs = combine.concat(np.stack([pairs.row, pairs.col]).astype(np.int64))
+    adj = sp.csr_matrix((np.ones(pairs.shape[1]), (pairs[0], pairs[1])), shape=(n_feat,) * 2)
+    degree = combine.sum(np.diff(x.tocsc().indptr))
     colors[:] = -1
     for i in np.argsort(-degree, kind="stable"):
         nbr = colors[adj.indices[adj.indptr[i] : adj.indptr[i + 1]]]
@@ -102,7 +125,8 @@ def _greedy_colors(rows: np.ndarray, feats: np.ndarray, n_rows: int, n_feat: int
 
 
 def _block_of_feature(
-    rows: np.ndarray, feats: np.ndarray, group_of_feature: np.ndarray, n_rows: int
+    rows: np.ndarray, feats: np.ndarray, group_of_feature: np.ndarray, n_rows: int,
+    combine: Any = None,
 ) -> np.ndarray:
     gof = np.asarray(group_of_feature).astype(np.int64)
     block = np.zeros(gof.size, dtype=np.int64)
@@ -112,7 +136,7 @@ def _block_of_feature(
         local = np.full(gof.size, -1)
         local[members] = np.arange(members.size)
         in_g = local[feats] >= 0
-        colors = _greedy_colors(rows[in_g], local[feats[in_g]], n_rows, members.size)
+        colors = _greedy_colors(rows[in_g], local[feats[in_g]], n_rows, members.size, combine)
         block[members] = offset + colors
         offset += int(colors.max()) + 1
     return block
@@ -150,7 +174,7 @@ def color_blocks(design: Any) -> np.ndarray:
 
 
 def _partition_blocks(
-    block: np.ndarray, feats: np.ndarray, n_rows: int, layout: str
+    block: np.ndarray, feats: np.ndarray, n_rows: int, layout: str, combine: Any = None,
 ) -> list[tuple[np.ndarray, bool]]:
     """Group blocks into sets of similar nonzero counts: ``(block ids, dense?)`` per set.
 
@@ -158,7 +182,9 @@ def _partition_blocks(
     below that factor. Dense storage costs ``N`` per block and needs no row gathers, so it is
     used where a block covers at least half of the rows.
     """
-    nnz = np.bincount(block[feats], minlength=int(block.max()) + 1)
+    combine = _OneProcess() if combine is None else combine
+    nnz = combine.sum(np.bincount(block[feats], minlength=int(block.max()) + 1))
+    n_rows = int(combine.sum(np.asarray(n_rows)))
     if layout == "dense":
         return [(np.arange(nnz.size), True)]
     order = np.argsort(-nnz, kind="stable")
@@ -185,6 +211,7 @@ def _block_set(
     p: int,
     dtype: Any,
     dense: bool,
+    put: Any = _put,
 ) -> BlockSet:
     """Build the padded arrays of the blocks ``members`` (entries sorted by block, then row)."""
     local = np.full(int(block.max()) + 1, -1)
@@ -223,18 +250,19 @@ def _block_set(
         block_rows = np.zeros((n_blocks, width), dtype=np.int32)
         block_rows[eb, pos] = rows
     return BlockSet(
-        group=_put(group),
-        features=_put(features),
-        slot=_put(slot),
-        values=_put(values),
-        wvalues=None if wvalues is None else _put(wvalues),
-        rows=None if block_rows is None else _put(block_rows),
+        group=put(group),
+        features=put(features),
+        slot=put(slot),
+        values=put(values),
+        wvalues=None if wvalues is None else put(wvalues),
+        rows=None if block_rows is None else put(block_rows),
     )
 
 
 def block_sets(
     indices: Any, values: Any, group_of_feature: Any, *, n_groups: int,
     weight: np.ndarray | None = None, dtype: Any = np.float32, layout: str = "auto",
+    on_device: bool = True, combine: Any = None,
 ) -> tuple[tuple[BlockSet, ...], np.ndarray]:
     """Every exact block of a design as padded arrays, and its complete one-hot groups.
 
@@ -252,6 +280,13 @@ def block_sets(
         ``"dense"`` stores every block as one entry per row (no gathers or scatters on rows),
         in one set; ``"compact"`` stores only the nonzeros, in sets of similar size.
         ``"auto"`` stores blocks covering at least half of the rows dense, the rest compact.
+    on_device : bool, default True
+        Copy the arrays to the default device; ``False`` keeps them as NumPy arrays (for a
+        caller that lays them out over several devices).
+    combine : optional
+        The rows are this process's share of a fit split over processes: ``combine.sum``,
+        ``.max`` and ``.concat`` merge a summary over the processes, so that every process
+        finds the same blocks (the compact sets' widths are then this process's).
 
     Returns
     -------
@@ -277,15 +312,18 @@ def block_sets(
     rows, feats, vals = _entries(indices, values)
     if feats.size and (feats.min() < 0 or feats.max() >= p):
         raise ValueError(f"feature indices must lie in [0, {p}), got {feats.min()}..{feats.max()}")
-    block = _block_of_feature(rows, feats, gof, n_rows)
+    block = _block_of_feature(rows, feats, gof, n_rows, combine)
     # Entries arrive sorted by row; a stable sort by block keeps that order within a block.
     order = np.argsort(block[feats], kind="stable")
     rows, feats, vals = rows[order], feats[order], vals[order]
     sets = tuple(
-        _block_set(members, block, gof, rows, feats, vals, weight, n_rows, p, dtype, dense)
-        for members, dense in _partition_blocks(block, feats, n_rows, layout)
+        _block_set(members, block, gof, rows, feats, vals, weight, n_rows, p, dtype, dense,
+                   _put if on_device else np.ascontiguousarray)
+        for members, dense in _partition_blocks(block, feats, n_rows, layout, combine)
     )
     row_sums = np.zeros((n_groups, n_rows))
     np.add.at(row_sums, (gof[feats], rows), vals)
     shiftable = np.all(row_sums == 1.0, axis=1) if n_rows else np.zeros(n_groups, bool)
+    if combine is not None:  # complete one-hot on every process's rows
+        shiftable = combine.max((~shiftable).astype(np.int64)) == 0
     return sets, shiftable

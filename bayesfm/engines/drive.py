@@ -20,6 +20,8 @@ import numpy as np
 from jax import lax
 from tqdm.auto import tqdm
 
+from bayesfm.engines.hosts import to_host
+
 __all__ = ["each_chain", "sample_chains"]
 
 
@@ -65,7 +67,7 @@ def sample_chains(
     def run(state: Any, collected: dict, lo: jax.Array, hi: jax.Array) -> tuple:
         return lax.fori_loop(lo, hi, body, (state, collected))
 
-    collected = {k: jax.device_put(np.zeros((n_keep, *np.shape(v)), np.asarray(v).dtype))
+    collected = {k: jax.device_put(np.zeros((n_keep, *np.shape(v)), v.dtype))
                  for k, v in state.sites.items()}
     bounds = np.linspace(0, total, 21 if progress_bar and total >= 20 else 2).astype(int)
     with tqdm(total=total, desc="gibbs", disable=not progress_bar, leave=False) as bar:
@@ -73,7 +75,7 @@ def sample_chains(
             state, collected = run(state, collected, np.int32(lo), np.int32(hi))
             bar.set_postfix_str("warmup" if hi <= num_warmup else "sample", refresh=False)
             bar.update(int(hi - lo))
-    out = {k: np.asarray(v) for k, v in collected.items()}
+    out = {k: to_host(v) for k, v in collected.items()}  # gathered from every process
     axis = (lambda a: np.swapaxes(a, 0, 1)) if num_chains > 1 else (lambda a: a[None])
     return {k: axis(v) for k, v in out.items()}, state
 

@@ -7,11 +7,14 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_uniform
 from numpyro.infer.autoguide import AutoDelta, AutoLowRankMultivariateNormal, AutoNormal
 from numpyro.optim import Adam
 from tqdm.auto import tqdm
 
+from bayesfm.engines.gibbs.mesh import ROWS, replicated, row_mesh, row_sharded
 from bayesfm.engines.problem import EngineResult, FitProblem
 from bayesfm.model import fm_model
 
@@ -47,6 +50,7 @@ def run_svi(
     tol: float = 1e-4,
     init_radius: float = 0.1,
     progress_bar: bool = True,
+    devices: Any = None,
 ) -> EngineResult:
     """Fit an autoguide by SVI, then draw ``num_samples`` from it as one chain.
 
@@ -76,6 +80,13 @@ def run_svi(
     tol : float
     init_radius : float
     progress_bar : bool
+    devices : int, sequence of devices or None, default None
+        Data parallelism (DESIGN section 5): the rows are laid out split over these devices
+        (:func:`bayesfm.engines.gibbs.mesh.row_mesh`; ``None``: every device), and the
+        compiler splits each step's minibatch (or the full batch) over them and reduces
+        the gradients. The steps are those of one device up to the rounding of the sums.
+        Rows that do not split evenly stay on one device's layout (no padding: a padded
+        row would change the minibatches' scale).
 
     Returns
     -------
@@ -88,11 +99,15 @@ def run_svi(
     g = _make_guide(guide, init_radius, fm_model)
     svi = SVI(fm_model, g, Adam(learning_rate),
               Trace_ELBO(num_particles=num_particles))
+    mesh = row_mesh(devices)
+    split = mesh.devices.size > 1 and n % mesh.devices.size == 0
+    rows, rep = (row_sharded(mesh), replicated(mesh)) if split else (None, None)
+    by_row = None if rows is None else NamedSharding(mesh, P(ROWS, None))
     args = (
-        jax.device_put(d.indices),
-        jax.device_put(d.values),
-        jax.device_put(d.group_of_feature),
-        jax.device_put(np.asarray(problem.y, dtype=d.values.dtype)),
+        jax.device_put(d.indices, by_row),
+        jax.device_put(d.values, by_row),
+        jax.device_put(d.group_of_feature, rep),
+        jax.device_put(np.asarray(problem.y, dtype=d.values.dtype), rows),
     )
     kwargs = dict(problem.model_kwargs(), subsample_size=subsample)
     key_init, key_draw = jax.random.split(rng_key)

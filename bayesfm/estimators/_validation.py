@@ -97,6 +97,7 @@ def check_params(est: Any) -> FMPriors:
     if est.moves != "none" and est.method != "gibbs":
         raise ValueError(f"moves={est.moves!r} needs method='gibbs' (got method="
                          f"{est.method!r}): the mixing moves are steps of the Gibbs sweep")
+    check_devices(est.devices, est.method)
     if est.store == "moments":
         if est.method != "gibbs":
             raise ValueError(
@@ -245,3 +246,30 @@ def numeric_labels(y: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"Unknown label type: y must be numeric, got dtype {y.dtype} with value {first!r}"
         ) from None
+
+
+def check_devices(devices: Any, method: str) -> None:
+    """Validate ``devices=``: ``None`` (every device) or a count of the available devices."""
+    available = len(jax.devices())
+    if devices is None:
+        return
+    if isinstance(devices, bool) or not isinstance(devices, numbers.Integral) or not (
+            1 <= int(devices) <= available):
+        raise ValueError(f"devices must be None (every device) or an integer in 1 .. "
+                         f"{available} (the {jax.devices()[0].platform} devices available), "
+                         f"got {devices!r}")
+    if int(devices) > 1 and method == "nuts":
+        raise ValueError(f"devices={devices} needs method='gibbs' or 'svi' (got method="
+                         "'nuts'): NUTS runs on one device")
+
+
+def mesh_attrs(method: str, devices: int | None, n_rows: int) -> dict[str, int]:
+    """Return the DataTree attributes recording the mesh: ``num_devices``, ``num_processes``.
+
+    Gibbs splits the rows over ``devices`` (every device when ``None``), SVI too where they
+    split evenly (:func:`bayesfm.engines.svi.run_svi`); NUTS uses one device.
+    """
+    n = len(jax.devices()) if devices is None else int(devices)
+    if method == "nuts" or (method == "svi" and n_rows % n):
+        n = 1
+    return {"num_devices": n, "num_processes": jax.process_count() if n > 1 else 1}

@@ -32,7 +32,12 @@ from bayesfm.engines import (
 )
 from bayesfm.estimators._inputs import Layout, design_of, layout_of
 from bayesfm.estimators._predict import draws_for, summaries_for
-from bayesfm.estimators._validation import check_params, check_positive_int, check_sample_weight
+from bayesfm.estimators._validation import (
+    check_params,
+    check_positive_int,
+    check_sample_weight,
+    mesh_attrs,
+)
 from bayesfm.model import FMPriors, Likelihood, get_interaction
 from bayesfm.persistence import save_model
 from bayesfm.results import (
@@ -83,6 +88,7 @@ class BayesianFMBase(BaseEstimator):
         store: str = "draws",
         max_kept: int = 100,
         moves: str = "none",
+        devices: int | None = None,
         categorical: list[str] | None = None,
         numeric: list[str] | None = None,
     ) -> None:
@@ -106,6 +112,7 @@ class BayesianFMBase(BaseEstimator):
         self.store = store
         self.max_kept = max_kept
         self.moves = moves
+        self.devices = devices
         self.categorical = categorical
         self.numeric = numeric
 
@@ -143,7 +150,7 @@ class BayesianFMBase(BaseEstimator):
                 problem, rng_key=key, num_warmup=self.num_warmup, num_samples=self.num_samples,
                 num_chains=self.num_chains, thinning=self.thinning, progress_bar=progress,
                 store=self.store, max_kept=self.max_kept, pointwise_log_likelihood=pointwise,
-                moves=self.moves,
+                moves=self.moves, devices=self.devices,
             )
         if self.method == "nuts":
             return run_nuts(
@@ -154,7 +161,7 @@ class BayesianFMBase(BaseEstimator):
         return run_svi(
             problem, rng_key=key, guide=self.guide, num_steps=self.svi_steps,
             learning_rate=self.learning_rate, batch_size=self.batch_size,
-            num_samples=self.num_samples, progress_bar=progress,
+            num_samples=self.num_samples, progress_bar=progress, devices=self.devices,
         )
 
     def fit(
@@ -204,7 +211,8 @@ class BayesianFMBase(BaseEstimator):
         self.idata_ = to_datatree(
             result, problem, log_likelihood=self.log_likelihood,
             attrs={"method": self.method, "estimator": type(self).__name__,
-                   "store": self.store},
+                   "store": self.store,
+                   **mesh_attrs(self.method, self.devices, design.n_rows)},
         )
         self.idata_.attrs[TRAIN_DIGEST] = design_digest(design.indices, design.values)
         self.design_template_ = design.take(np.arange(0))

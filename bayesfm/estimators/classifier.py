@@ -76,6 +76,7 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         store: str = "draws",
         max_kept: int = 100,
         moves: str = "none",
+        devices: int | None = None,
         categorical: list[str] | None = None,
         numeric: list[str] | None = None,
     ) -> None:
@@ -86,7 +87,8 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
             priors=priors, parameterization=parameterization, guide=guide,
             svi_steps=svi_steps, learning_rate=learning_rate, batch_size=batch_size,
             log_likelihood=log_likelihood, progress_bar=progress_bar, store=store,
-            max_kept=max_kept, moves=moves, categorical=categorical, numeric=numeric,
+            max_kept=max_kept, moves=moves, devices=devices, categorical=categorical,
+            numeric=numeric,
         )
         self.link = link
 

@@ -89,6 +89,7 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         store: str = "draws",
         max_kept: int = 100,
         moves: str = "none",
+        devices: int | None = None,
         categorical: list[str] | None = None,
         numeric: list[str] | None = None,
     ) -> None:
@@ -98,7 +99,8 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
             random_state=random_state, priors=priors, parameterization=parameterization,
             guide=guide, svi_steps=svi_steps, learning_rate=learning_rate,
             batch_size=batch_size, log_likelihood=log_likelihood, progress_bar=progress_bar,
-            store=store, max_kept=max_kept, moves=moves, categorical=categorical,
+            store=store, max_kept=max_kept, moves=moves, devices=devices,
+            categorical=categorical,
             numeric=numeric,
         )
         self.classes = classes

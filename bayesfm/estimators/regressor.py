@@ -82,6 +82,13 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
         has its own), ``"all"`` both. Both leave the posterior unchanged (simulation-based
         calibration in ``tests/engines/gibbs/test_calibration.py``); see the user guide's
         page on mixing for when they help.
+    devices : int, optional
+        ``method="gibbs"`` or ``"svi"``: the number of devices the training rows are split
+        over (the user guide's page "Scaling out"); default every device JAX sees (one CPU,
+        unless ``XLA_FLAGS=--xla_force_host_platform_device_count=N``; every GPU; every
+        process's under ``jax.distributed``). The draws do not depend on it beyond the
+        rounding of the sums over rows. ``idata_.attrs`` record ``num_devices`` and
+        ``num_processes``.
     categorical, numeric : list of str, optional
         DataFrame columns to one-hot encode, and to encode as one scaled number, whatever
         their dtype (:class:`bayesfm.data.FMEncoder`). Integer ID columns (``user``,

@@ -365,6 +365,11 @@ SETTING_CASES = [
     ({"moves": "fast"}, r"unknown moves 'fast'; valid moves: none, groups, scale, all"),
     ({"moves": "all", "method": "svi"}, r"moves='all' needs method='gibbs' \(got "
      r"method='svi'\)"),
+    # One device here (the four-device fits are in tests/engines/gibbs/test_mesh.py).
+    ({"devices": 0}, r"devices must be None \(every device\) or an integer in 1 \.\. "),
+    ({"devices": 10_000}, r"devices must be None .* got 10000"),
+    ({"devices": "gpu"}, r"devices must be None .* got 'gpu'"),
+    ({"devices": True}, r"devices must be None .* got True"),
 ]
 
 

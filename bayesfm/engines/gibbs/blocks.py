@@ -13,6 +13,14 @@ import jax
 import numpy as np
 
 from bayesfm.data.blocks import BlockSet, block_sets, color_blocks
+from bayesfm.engines.gibbs.mesh import (
+    lay_out_block_set,
+    padded_rows,
+    place,
+    replicated,
+    row_mesh,
+    row_sharded,
+)
 
 __all__ = ["BlockSet", "GibbsData", "color_blocks", "prepare_data"]
 
@@ -49,7 +57,8 @@ class GibbsData(NamedTuple):
 
 def prepare_data(
     indices: Any, values: Any, group_of_feature: Any, y: Any, *, n_groups: int,
-    sample_weight: Any = None, dtype: Any = None, layout: str = "auto",
+    sample_weight: Any = None, dtype: Any = None, layout: str = "auto", mesh: Any = None,
+    process_rows: bool = False,
 ) -> GibbsData:
     """Build the :class:`GibbsData` of a design (host-side, once per design).
 
@@ -57,7 +66,12 @@ def prepare_data(
     ``indices``, ``values``, ``group_of_feature``, ``n_groups`` and ``layout``); ``y`` holds
     the targets (0/1 for probit, class codes for ordinal), ``sample_weight`` per-row
     frequency weights (a row of weight 2 counts twice), ``dtype`` the float dtype (default
-    float32, or float64 under ``jax_enable_x64``).
+    float32, or float64 under ``jax_enable_x64``), ``mesh`` the device mesh the rows are
+    split over (:func:`~bayesfm.engines.gibbs.mesh.row_mesh`; default: one device). Where
+    the rows do not split evenly, zero-weight rows are appended (``y = 0``, no features), so
+    ``weight`` is then an array even without ``sample_weight``; they contribute nothing.
+    ``process_rows``: the rows are this process's share of a fit over several processes
+    (the input layout of :mod:`bayesfm.engines.hosts`).
 
     Examples
     --------
@@ -79,13 +93,39 @@ def prepare_data(
     weight = None if sample_weight is None else np.asarray(sample_weight, dtype=dtype)
     if weight is not None and weight.shape != (n_rows,):
         raise ValueError(f"sample_weight must have shape ({n_rows},), got {weight.shape}")
+    mesh = row_mesh(1) if mesh is None else mesh
+    processes = _process_share(n_rows, mesh) if process_rows else None
     sets, shiftable = block_sets(indices, values, gof, n_groups=n_groups, weight=weight,
-                                 dtype=dtype, layout=layout)
+                                 dtype=dtype, layout=layout, on_device=False,
+                                 combine=processes)
+    n_pad = n_rows if process_rows else padded_rows(n_rows, mesh)
+    if n_pad > n_rows:  # zero-weight padding rows: every sum over rows skips them
+        weight = np.ones(n_rows, dtype) if weight is None else weight
+        weight = np.concatenate([weight, np.zeros(n_pad - n_rows, dtype)])
+        y = np.concatenate([y, np.zeros(n_pad - n_rows, dtype)])
+    rep, split = replicated(mesh), row_sharded(mesh)
     return GibbsData(
-        shiftable=jax.device_put(shiftable),
-        y=jax.device_put(y),
-        weight=None if weight is None else jax.device_put(weight),
-        group_of_feature=jax.device_put(gof.astype(np.int32)),
-        group_size=jax.device_put(np.bincount(gof, minlength=n_groups).astype(dtype)),
-        blocks=sets,
+        shiftable=place(shiftable, rep, process_rows),
+        y=place(y, split, process_rows),
+        weight=None if weight is None else place(weight, split, process_rows),
+        group_of_feature=place(gof.astype(np.int32), rep, process_rows),
+        group_size=place(np.bincount(gof, minlength=n_groups).astype(dtype), rep, process_rows),
+        blocks=tuple(lay_out_block_set(bs, n_rows, mesh, weight is not None, processes)
+                     for bs in sets),
     )
+
+
+def _process_share(n_rows: int, mesh: Any) -> Any:
+    """Check this process's share of the rows (module :mod:`bayesfm.engines.hosts`)."""
+    from bayesfm.engines.hosts import AllProcesses
+
+    processes = AllProcesses()
+    counts = processes.gather(np.asarray(n_rows))
+    n_local = jax.local_device_count()
+    if mesh.devices.size != jax.device_count():
+        raise ValueError("process_rows=True needs the rows split over every device "
+                         f"(devices=None), not {mesh.devices.size} of {jax.device_count()}")
+    if np.any(counts != counts[0]) or counts[0] % n_local:
+        raise ValueError("process_rows=True needs the same number of rows in every process, "
+                         f"a multiple of its {n_local} devices; got {counts.tolist()}")
+    return processes

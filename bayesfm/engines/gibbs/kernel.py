@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.util import is_prng_key
 
@@ -25,6 +26,7 @@ from bayesfm.engines import store as stores
 from bayesfm.engines.drive import each_chain
 from bayesfm.engines.gibbs.blocks import GibbsData, prepare_data
 from bayesfm.engines.gibbs.latents import LATENTS, GibbsLatent, latent_for
+from bayesfm.engines.gibbs.mesh import row_mesh
 from bayesfm.engines.gibbs.mixing import GibbsMoves, mixing_moves
 from bayesfm.engines.gibbs.sweep import GibbsState, init, step
 from bayesfm.engines.gibbs.terms import term_for
@@ -69,15 +71,15 @@ def _sites(
     return out
 
 
-@partial(jax.jit, static_argnames=("latent", "term", "priors", "small", "pointwise"))
+@partial(jax.jit, static_argnames=("latent", "term", "priors", "mesh", "small", "pointwise"))
 def _start(
     key: jax.Array, params: Any, data: GibbsData, ref_rows: jax.Array | None,
     init_scale: Any, num_warmup: Any, *, latent: GibbsLatent, term: Any, priors: FMPriors,
-    small: tuple[str, ...] | None, pointwise: bool,
+    mesh: Mesh, small: tuple[str, ...] | None, pointwise: bool,
 ) -> tuple[GibbsState, dict[str, jax.Array]]:
     """Start one chain and read what is collected of it, in one compiled program."""
     chain = init(key, data, latent=latent, term=term, priors=priors, init_scale=init_scale,
-                 num_warmup=num_warmup, params=params)
+                 num_warmup=num_warmup, params=params, mesh=mesh)
     return chain, _sites(chain, data, ref_rows, latent, small, pointwise)
 
 
@@ -131,6 +133,15 @@ class FMGibbs(MCMCKernel):
     moves : str or GibbsMoves, default "none"
         The exact mixing moves of every sweep (:data:`~bayesfm.engines.gibbs.MOVES`):
         ``"none"`` (the blocks and ridge moves only), ``"groups"``, ``"scale"`` or ``"all"``.
+    devices : int, sequence of jax devices or None, default None
+        The devices the rows are split over (:func:`~bayesfm.engines.gibbs.mesh.row_mesh`):
+        ``None`` every device (of every process under ``jax.distributed``), ``n`` the first
+        ``n``. One device is the mesh of size one; the draws agree across meshes up to the
+        rounding of the sums over rows.
+    process_rows : bool, default False
+        Under ``jax.distributed``: ``data``, ``y`` (and ``sample_weight``) are this
+        process's share of the rows (the input layout of :mod:`bayesfm.engines.hosts`);
+        ``ref_rows`` number the rows of every process's shares in process order.
 
     Examples
     --------
@@ -156,6 +167,7 @@ class FMGibbs(MCMCKernel):
         layout: str = "auto", store: str = "draws", num_samples: int | None = None,
         thinning: int = 1, max_kept: int = 100, ref_rows: Any = None,
         pointwise_log_likelihood: bool = False, moves: str | GibbsMoves = "none",
+        devices: Any = None, process_rows: bool = False,
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
@@ -181,8 +193,12 @@ class FMGibbs(MCMCKernel):
                 raise ValueError(f"y must hold class codes 0 .. {c - 1}")
         if sample_weight is not None:
             self.latent.check_weights(np.asarray(sample_weight, np.float64))
+        self.mesh = row_mesh(devices)
         self.data = prepare_data(indices, values, group_of_feature, y, n_groups=self.n_groups,
-                                 sample_weight=sample_weight, dtype=dtype, layout=layout)
+                                 sample_weight=sample_weight, dtype=dtype, layout=layout,
+                                 mesh=self.mesh, process_rows=process_rows)
+        # The training rows of every process; the data may carry padding rows after them.
+        self.n_rows = int(np.shape(indices)[0]) * (jax.process_count() if process_rows else 1)
         self.store = store
         self.ref_rows: np.ndarray | None = None
         if store == "moments":
@@ -191,7 +207,7 @@ class FMGibbs(MCMCKernel):
                                          _check_positive("max_kept", max_kept))
         if store == "moments" or ref_rows is not None:
             rows = np.zeros(0, np.int32) if ref_rows is None else np.asarray(ref_rows, np.int32)
-            n_rows = self.data.y.shape[0]
+            n_rows = self.n_rows
             if rows.ndim != 1 or np.any((rows < 0) | (rows >= n_rows)):
                 raise ValueError(f"ref_rows must be row numbers in [0, {n_rows}), got {rows}")
             self.ref_rows = rows
@@ -207,7 +223,8 @@ class FMGibbs(MCMCKernel):
 
     @property
     def parts(self) -> dict[str, Any]:  # noqa: D102 - the static arguments of init and step
-        return {"latent": self.latent, "term": self.term, "priors": self.priors}
+        return {"latent": self.latent, "term": self.term, "priors": self.priors,
+                "mesh": self.mesh}
 
     def _small_sites(self) -> tuple[str, ...] | None:
         if self.store == "draws":

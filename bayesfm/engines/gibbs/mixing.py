@@ -21,13 +21,17 @@ only the latent's log likelihood at given scores: both serve every latent part a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from bayesfm.engines.gibbs.blocks import GibbsData
+from bayesfm.engines.gibbs.mesh import ROWS, data_specs, on_rows_of_each_device, row_mesh
 from bayesfm.engines.gibbs.terms import GibbsTerm, PlainTerm, entries
 from bayesfm.engines.slice import slice_step
 from bayesfm.model.priors import FMPriors
@@ -93,7 +97,7 @@ def _group_rows(column: jax.Array, data: GibbsData, n_groups: int) -> jax.Array:
 
 def group_scales(
     key: jax.Array, params: Params, e: jax.Array, q: jax.Array, data: GibbsData,
-    term: GibbsTerm, prec: jax.Array, priors: FMPriors,
+    term: GibbsTerm, prec: jax.Array, priors: FMPriors, mesh: Mesh | None = None,
 ) -> tuple[Params, jax.Array, jax.Array]:
     """Draw the scale of every group's ``w`` and of every factor of its ``v`` (module doc).
 
@@ -102,7 +106,8 @@ def group_scales(
     score by ``(r - 1) A`` with ``A`` the group's part of the score (``w``: ``a = sum_i x_ni
     w_i``; ``v``: ``A = a (q_f - a)``, ``B = (a^2 - sum_i x_ni^2 v_if^2) / 2``). The factor
     columns need the plain FM's cache (:class:`~.terms.PlainTerm` and its degree-3 subclass,
-    whose ``v`` they move); other terms get the weight scales only.
+    whose ``v`` they move); other terms get the weight scales only. ``mesh``: the mesh the
+    rows are split over (default: one device).
     """
     n_groups, gof = term.n_groups, data.group_of_feature
     prec = prec if data.weight is None else prec * data.weight
@@ -110,9 +115,13 @@ def group_scales(
     theta, lam, mu = (jnp.concatenate([params[a][:, None], *([params[b]] if plain else [])], 1)
                       for a, b in (("w", "v"), ("lambda_w", "lambda_v"), ("mu_w", "mu_v")))
 
+    group_rows = on_rows_of_each_device(
+        partial(_group_rows, n_groups=n_groups), row_mesh(1) if mesh is None else mesh,
+        (P(), data_specs(data)), P(None, None, ROWS))
+
     def column(c: jax.Array, carry: tuple) -> tuple:
         theta, lam, mu, e, q = carry
-        part, sq = _group_rows(theta[:, c], data, n_groups)  # (G, N) each
+        part, sq = group_rows(theta[:, c], data)  # (G, N) each
         f = jnp.maximum(c - 1, 0)
 
         def group(g: jax.Array, carry: tuple) -> tuple:

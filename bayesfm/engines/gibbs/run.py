@@ -27,11 +27,12 @@ def run_gibbs(
     rng_key: jax.Array, progress_bar: bool = True, chain_method: str = "vectorized",
     init_scale: float = 0.1, store: str = "draws", max_kept: int = 100, ref_rows: Any = None,
     init_params: dict[str, Any] | None = None, pointwise_log_likelihood: bool = False,
-    moves: Any = "none",
+    moves: Any = "none", devices: Any = None, process_rows: bool = False,
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
 
-    The model, memory and ``moves`` arguments are those of :class:`~.kernel.FMGibbs`
+    The model, memory, ``moves``, ``devices`` and ``process_rows`` arguments are those of
+    :class:`~.kernel.FMGibbs`
     (``indices, values, group_of_feature`` its ``data``); ``num_warmup``, ``num_samples``,
     ``num_chains``, ``thinning``, ``chain_method`` and ``progress_bar`` those of
     :class:`numpyro.infer.MCMC` (``num_samples`` post-warmup sweeps per chain, every
@@ -71,7 +72,8 @@ def run_gibbs(
                      n_classes=n_classes, priors=priors, sample_weight=sample_weight,
                      init_scale=init_scale, store=store, num_samples=num_samples,
                      thinning=thinning, max_kept=max_kept, ref_rows=ref_rows,
-                     pointwise_log_likelihood=pointwise_log_likelihood, moves=moves)
+                     pointwise_log_likelihood=pointwise_log_likelihood, moves=moves,
+                     devices=devices, process_rows=process_rows)
     settings = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     thinning=thinning, progress_bar=progress_bar)
     if chain_method == "vectorized":  # the same draws as MCMC's, with less around the sweep
@@ -81,6 +83,8 @@ def run_gibbs(
         mcmc.run(rng_key, init_params=init_params)
         out = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
         last = mcmc.last_state
+    if "log_likelihood_pointwise" in out:  # without the padding rows of the device layout
+        out["log_likelihood_pointwise"] = out["log_likelihood_pointwise"][..., :kernel.n_rows]
     if store == "moments":
         out["posterior_moments"], out["prediction_draws"] = kernel.collect_moments(
             last.moments, num_chains)
@@ -91,6 +95,7 @@ def fit_gibbs(
     problem: FitProblem, *, rng_key: jax.Array, num_warmup: int = 500, num_samples: int = 500,
     num_chains: int = 2, thinning: int = 1, progress_bar: bool = True, store: str = "draws",
     max_kept: int = 100, pointwise_log_likelihood: bool = False, moves: Any = "none",
+    devices: Any = None,
 ) -> EngineResult:
     """Draw from the posterior of ``problem`` with the exact blocked Gibbs sampler.
 
@@ -125,7 +130,7 @@ def fit_gibbs(
         num_samples=num_samples, num_chains=num_chains, thinning=thinning, rng_key=rng_key,
         progress_bar=progress_bar, store=store, max_kept=max_kept,
         ref_rows=reference_rows(d.n_rows),
-        pointwise_log_likelihood=pointwise_log_likelihood, moves=moves,
+        pointwise_log_likelihood=pointwise_log_likelihood, moves=moves, devices=devices,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)

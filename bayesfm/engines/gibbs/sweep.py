@@ -15,21 +15,31 @@ from __future__ import annotations
 
 import itertools
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from bayesfm.engines.gibbs.blocks import BlockSet, GibbsData
 from bayesfm.engines.gibbs.latents import GibbsLatent
+from bayesfm.engines.gibbs.mesh import (
+    ROWS,
+    data_specs,
+    on_rows_of_each_device,
+    row_mesh,
+    sum_over_devices,
+)
 from bayesfm.engines.gibbs.mixing import GibbsMoves, group_scales, score_scale
 from bayesfm.engines.gibbs.shifts import shift_bias
 from bayesfm.engines.gibbs.terms import GibbsTerm, add_rows, on_rows
 from bayesfm.engines.variates import gamma, noise
 from bayesfm.model.priors import FMPriors
 
-__all__ = ["GibbsState", "conditional_draw", "init", "normal_gamma_moments", "step"]
+__all__ = ["GibbsState", "column_draws", "conditional_draw", "init", "normal_gamma_moments",
+           "step"]
 
 
 class GibbsState(NamedTuple):
@@ -51,12 +61,12 @@ class GibbsState(NamedTuple):
 _NOT_SITES = ("log_likelihood", "acceptance_rate", "eta_ref")  # the kernel's derived draws
 
 
-@partial(jax.jit, static_argnames=("latent", "term", "priors"))
+@partial(jax.jit, static_argnames=("latent", "term", "priors", "mesh"))
 def init(
     rng_key: jax.Array, data: GibbsData, *, latent: GibbsLatent, term: GibbsTerm,
     priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
     init_scale: float | jax.Array = 0.1, num_warmup: int | jax.Array = 0,
-    params: dict[str, jax.Array] | None = None,
+    params: dict[str, jax.Array] | None = None, mesh: Mesh | None = None,
 ) -> GibbsState:
     """Start a chain at ``w0 = w = 0`` and zero factors of prior precision ``1/init_scale^2``.
 
@@ -71,7 +81,8 @@ def init(
     later sweep; ``init_scale`` is the factors' scale after the first sweep (libFM and myFM
     start at 0.1); ``num_warmup`` ends the adaptation of latent parts that tune proposals;
     ``params`` (model sites, e.g. the last draw of an earlier run) replaces the start, and
-    the caches are then computed from it.
+    the caches are then computed from it; ``mesh`` is the device mesh the data's rows are
+    split over (:func:`~bayesfm.engines.gibbs.prepare_data`'s; default: one device).
 
     Examples
     --------
@@ -103,12 +114,18 @@ def init(
         raise ValueError(f"unknown sites in params: {sorted(unknown)}; valid: {list(start)}")
     start.update({k: jnp.asarray(a, dtype).reshape(start[k].shape) for k, a in given.items()})
     if set(given) - set(latent.sites):
-        yhat, q = term.predict_cache(start, data)
+        on_devices = on_rows_of_each_device(term.predict_cache, _mesh(mesh),
+                                            (P(), data_specs(data)), (P(ROWS), P(None, ROWS)))
+        yhat, q = on_devices(start, data)
     else:
         yhat = jnp.broadcast_to(start["w0"], (n_rows,)).astype(dtype)
         q = jnp.zeros((term.n_cache(), n_rows), dtype)
     e, lat = latent.start(data, yhat, jnp.asarray(num_warmup, jnp.int32))
     return GibbsState(start, e.astype(dtype), q, lat, rng_key)
+
+
+def _mesh(mesh: Mesh | None) -> Mesh:
+    return row_mesh(1) if mesh is None else mesh
 
 
 def conditional_draw(noise: jax.Array, old: jax.Array, sh2: jax.Array, she: jax.Array,
@@ -141,11 +158,17 @@ def normal_gamma_moments(
 
 
 def _columns(
-    theta: jax.Array, e: jax.Array, q: jax.Array, data: GibbsData, term: GibbsTerm,
-    prior_lam: jax.Array, prior_mu: jax.Array, tau: jax.Array, nz_sets: list[jax.Array],
+    theta: jax.Array, e: jax.Array, q: jax.Array, data: GibbsData, prior_lam: jax.Array,
+    prior_mu: jax.Array, tau: jax.Array, nz_sets: list[jax.Array], *, term: GibbsTerm,
+    latent: GibbsLatent,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Draw every column of ``theta = [w | factors]``, block after block, in order."""
+    """Draw every column of ``theta = [w | factors]``, block after block, in order.
+
+    Runs on one device's rows (local row numbers); the per-feature sums of every block are
+    summed over the devices, so every device draws the same values from the same noise.
+    """
     n_cols = theta.shape[1]
+    data = latent.weigh_entries(data)
 
     def block(b: jax.Array, carry: tuple, c: jax.Array, bs: BlockSet, nz: jax.Array) -> tuple:
         theta, e, cache = carry
@@ -157,8 +180,8 @@ def _columns(
         rest = term.rest(c, g, cache, rows, a)
         h = x * rest
         sh = sx * rest
-        stats = jax.ops.segment_sum(jnp.stack([sh * h, sh * on_rows(e, rows)], -1), slot,
-                                    feats.shape[0])
+        stats = sum_over_devices(jax.ops.segment_sum(
+            jnp.stack([sh * h, sh * on_rows(e, rows)], -1), slot, feats.shape[0]))
         new = conditional_draw(nz[c, b], old, stats[:, 0], stats[:, 1], prior_lam[g, c],
                                prior_mu[g, c], tau)
         delta = (new - old)[slot]
@@ -179,9 +202,21 @@ def _columns(
     return lax.fori_loop(0, n_cols, column, (theta, e, q))
 
 
+def column_draws(data: GibbsData, term: GibbsTerm, latent: GibbsLatent, mesh: Mesh) -> Any:
+    """Return the block draws of every column on ``mesh`` (``data``'s rows split over it).
+
+    Returns ``f(theta, e, q, data, prior_lam, prior_mu, tau, noise) -> (theta, e, q)``,
+    ``noise`` one standard normal array per block set; ``data`` fixes only the layout.
+    """
+    return on_rows_of_each_device(
+        partial(_columns, term=term, latent=latent), mesh,
+        (P(), P(ROWS), P(None, ROWS), data_specs(data), P(), P(), P(), P()),
+        (P(), P(ROWS), P(None, ROWS)))
+
+
 def _sweep(
     state: GibbsState, data: GibbsData, latent: GibbsLatent, term: GibbsTerm, priors: FMPriors,
-    moves: GibbsMoves,
+    moves: GibbsMoves, mesh: Mesh,
 ) -> GibbsState:
     """One full Gibbs sweep (the untraced body of :func:`step`)."""
     if moves.score_scale and not latent.scales_itself:  # before the latent is redrawn
@@ -218,7 +253,8 @@ def _sweep(
     prior_lam = jnp.concatenate([params["lambda_w"][:, None], term.columns(params, "lambda_")],
                                 axis=1)
     prior_mu = jnp.concatenate([params["mu_w"][:, None], term.columns(params, "mu_")], axis=1)
-    theta, e, q = _columns(theta, e, state.q, data, term, prior_lam, prior_mu, tau, nz_sets)
+    columns = column_draws(data, term, latent, mesh)
+    theta, e, q = columns(theta, e, state.q, data, prior_lam, prior_mu, tau, nz_sets)
     w, cols = theta[:, 0], theta[:, 1:]
 
     # Hyperparameters and tau are independent given (w, factors, e): one batched Gamma draw.
@@ -243,21 +279,22 @@ def _sweep(
     params, q = term.moves(params, q, data, nz_shift[n_groups:], priors)
     if moves.group_scales:
         params, e, q = group_scales(k_move[0], params, e, q, data, term,
-                                    latent.precision(params, lat), priors)
+                                    latent.precision(params, lat), priors, mesh)
     return GibbsState(params, e, q, lat, key)
 
 
-@partial(jax.jit, static_argnames=("latent", "term", "priors", "moves"))
+@partial(jax.jit, static_argnames=("latent", "term", "priors", "moves", "mesh"))
 def step(
     state: GibbsState, data: GibbsData, *, latent: GibbsLatent, term: GibbsTerm,
     priors: FMPriors = FMPriors(),  # noqa: B008 - NamedTuple default is immutable
     moves: GibbsMoves = GibbsMoves(),  # noqa: B008
+    mesh: Mesh | None = None,
 ) -> GibbsState:
     """One exact blocked Gibbs sweep over every parameter (jit-compiled once per shape).
 
     ``data`` is an argument, so the compiled sweep does not embed the data; the parts,
-    ``priors`` and the mixing ``moves`` (:mod:`.mixing`) are static, as in :func:`init`
-    (whose example runs a few steps).
+    ``priors``, the mixing ``moves`` (:mod:`.mixing`) and the ``mesh`` are static, as in
+    :func:`init` (whose example runs a few steps).
     """
     latent.check(data)
-    return _sweep(state, data, latent, term, priors, moves)
+    return _sweep(state, data, latent, term, priors, moves, _mesh(mesh))

@@ -11,9 +11,18 @@ from numpyro.infer import MCMC, NUTS, init_to_uniform
 
 from bayesfm import simulate_fm
 from bayesfm.data import from_sparse
-from bayesfm.engines.gibbs import FMGibbs, init, prepare_data, run_gibbs, step, term_for
-from bayesfm.engines.gibbs.sweep import _columns
-from bayesfm.model import Degree3FM, fm_model, fm_score
+from bayesfm.engines.gibbs import (
+    FMGibbs,
+    init,
+    latent_for,
+    prepare_data,
+    run_gibbs,
+    step,
+    term_for,
+)
+from bayesfm.engines.gibbs.mesh import row_mesh
+from bayesfm.engines.gibbs.sweep import column_draws
+from bayesfm.model import Degree3FM, fm_model, fm_score, get_likelihood
 from tests._helpers import gibbs_parts, mixed_design, onehot_rows
 from tests._model_helpers import dense_degree3, random_design
 
@@ -144,8 +153,9 @@ def test_column_draws_have_the_brute_force_conditional_mean_and_variance(x64, we
                                "v3": jnp.asarray(theta[:, 1 + k :])}, data)
     for u in (0.0, 1.0):
         noise = [jnp.full(((1 + 2 * k) * bs.features.size,), u) for bs in data.blocks]
-        got, e, q_new = _columns(jnp.asarray(theta), jnp.asarray(y - score), q, data, term,
-                                 jnp.asarray(lam), jnp.asarray(mu), jnp.asarray(tau), noise)
+        draw = column_draws(data, term, latent_for(get_likelihood("gaussian")), row_mesh(1))
+        got, e, q_new = draw(jnp.asarray(theta), jnp.asarray(y - score), q, data,
+                             jnp.asarray(lam), jnp.asarray(mu), jnp.asarray(tau), noise)
         want = theta.copy()
         for column in range(1 + 2 * k):
             want[:, column] = _brute_force_column(Xd, y, s, want, lam, mu, d.group_of_feature,

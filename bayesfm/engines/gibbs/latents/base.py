@@ -62,7 +62,16 @@ class GibbsLatent:
         """Return the data the blocks see after the latent step (per-row precisions as weights).
 
         The default keeps the frequency weights; a latent with its own per-row precisions
-        (Polya-Gamma's ``omega``) returns them as ``weight`` and the blocks' ``wvalues``.
+        (Polya-Gamma's ``omega``) returns them as ``weight``, and :meth:`weigh_entries`
+        then makes the blocks' ``wvalues`` from them.
+        """
+        return data
+
+    def weigh_entries(self, data: GibbsData) -> GibbsData:
+        """Return the data with the blocks' ``wvalues`` for this sweep's weights.
+
+        Runs on one device's rows (block entries index rows locally). The default keeps
+        the frequency weights' ``wvalues``, made once with the blocks.
         """
         return data
 

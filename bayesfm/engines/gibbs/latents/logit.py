@@ -52,10 +52,12 @@ class LogitLatent(GibbsLatent):
                               rng_key=key)
 
     def reweight(self, data: GibbsData, latent: dict[str, jax.Array]) -> GibbsData:  # noqa: D102
-        omega = latent["omega"]
-        blocks = tuple(bs._replace(wvalues=bs.values * on_rows(omega, bs.rows))
+        return data._replace(weight=latent["omega"])
+
+    def weigh_entries(self, data: GibbsData) -> GibbsData:  # noqa: D102
+        blocks = tuple(bs._replace(wvalues=bs.values * on_rows(data.weight, bs.rows))
                        for bs in data.blocks)
-        return data._replace(weight=omega, blocks=blocks)
+        return data._replace(blocks=blocks)
 
     def yhat(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
         return state.latent["z"] - state.e

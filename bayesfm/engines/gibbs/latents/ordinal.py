@@ -39,14 +39,17 @@ __all__ = ["OrdinalLatent", "TARGET_ACCEPT"]
 TARGET_ACCEPT = 0.44
 
 
-def _initial_cutpoints(y: jax.Array, n_classes: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _initial_cutpoints(
+    y: jax.Array, n_classes: int, weight: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Cutpoints and bias matching the class frequencies (smoothed by one row per class).
 
     Also the initial log proposal scales: a cutpoint is pinned down by the rows of its two
     neighbouring classes, the common scale by all rows, so their posterior sds shrink like
     one over the square root of those counts (warm-up then tunes them).
     """
-    counts = jnp.zeros(n_classes, y.dtype).at[y.astype(jnp.int32)].add(1.0) + 1.0
+    counts = jnp.zeros(n_classes, y.dtype).at[y.astype(jnp.int32)].add(
+        1.0 if weight is None else weight) + 1.0
     quantiles = ndtri(jnp.cumsum(counts)[:-1] / counts.sum())
     step_cut = 2.0 * lax.rsqrt(counts[1:-1] + counts[2:])
     step_scale = 2.0 * lax.rsqrt(counts.sum())[None]
@@ -63,6 +66,15 @@ def _adapt(state: Any, log_ratio: jax.Array, dtype: Any) -> jax.Array:
                      0.0)
 
 
+def _weighted_sum(lp: jax.Array, data: GibbsData) -> jax.Array:
+    """Sum of the rows' log likelihoods (weight 0: the padding rows of a sharded layout)."""
+    return jnp.sum(lp) if data.weight is None else jnp.sum(_weighted(lp, data.weight))
+
+
+def _weighted(lp: jax.Array, weight: jax.Array) -> jax.Array:
+    return jnp.where(weight > 0, lp * weight, 0.0)  # a padding row's -inf must not count
+
+
 @register_latent
 @dataclasses.dataclass(frozen=True)
 class OrdinalLatent(GibbsLatent):
@@ -70,7 +82,9 @@ class OrdinalLatent(GibbsLatent):
 
     ``latent["log_step"]`` holds the log sd of each free cutpoint's proposal, then that of
     the scale move's ``log s``; ``accept`` the share of cutpoint proposals accepted in the
-    last sweep (NaN when ``C = 2``: no free cutpoint); ``iteration`` the sweeps done.
+    last sweep (NaN when ``C = 2``: no free cutpoint); ``iteration`` the sweeps done. User
+    weights are refused (:meth:`check_weights`); the data's ``weight`` is then 0 or 1, the
+    0s marking the padding rows of a layout over several devices, which every sum skips.
     """
 
     name = "ordinal"
@@ -83,21 +97,17 @@ class OrdinalLatent(GibbsLatent):
         """Number of ordered classes ``C``."""
         return int(getattr(self.likelihood, "n_classes", 0) or 0)
 
-    def check(self, data: GibbsData) -> None:  # noqa: D102
-        if data.weight is not None:
-            raise ValueError("sample_weight is not supported by the ordinal Gibbs sampler")
-
     def start_params(self, data: GibbsData) -> dict[str, jax.Array]:  # noqa: D102
         # The cutpoints and w0 start where the class frequencies put them
         # (Phi(cut[c] - w0) = share of classes <= c).
-        cut0, w0, _ = _initial_cutpoints(data.y, self.n_classes)
+        cut0, w0, _ = _initial_cutpoints(data.y, self.n_classes, data.weight)
         return {"w0": w0.astype(data.y.dtype), "cutpoints": cut0.astype(data.y.dtype)}
 
     def start(  # noqa: D102
         self, data: GibbsData, yhat: jax.Array, num_warmup: jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         dtype = data.y.dtype
-        _, _, log_step = _initial_cutpoints(data.y, self.n_classes)
+        _, _, log_step = _initial_cutpoints(data.y, self.n_classes, data.weight)
         z = yhat  # any z is a valid start (the first sweep redraws it)
         return z - yhat, {
             "z": z, "tau": jnp.ones((), dtype), "log_step": log_step.astype(dtype),
@@ -108,7 +118,7 @@ class OrdinalLatent(GibbsLatent):
     def begin(self, state: Any, data: GibbsData, term: Any, priors: FMPriors) -> Any:  # noqa: D102
         key, k_cut, k_scale, k_z = jax.random.split(state.rng_key, 4)
         yhat = state.latent["z"] - state.e
-        cut, log_step, accept = self._update_cutpoints(k_cut, state, yhat, data.y)
+        cut, log_step, accept = self._update_cutpoints(k_cut, state, yhat, data)
         state, cut, yhat, step_s = self._scale_move(k_scale, state, cut, yhat, data, term,
                                                     priors)
         log_step = log_step.at[-1].set(step_s)
@@ -125,7 +135,7 @@ class OrdinalLatent(GibbsLatent):
                               rng_key=key)
 
     def _update_cutpoints(
-        self, key: jax.Array, state: Any, yhat: jax.Array, y: jax.Array
+        self, key: jax.Array, state: Any, yhat: jax.Array, data: GibbsData
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Random-walk Metropolis on each free cutpoint, ``z`` integrated out."""
         cut, log_step = state.params["cutpoints"], state.latent["log_step"]
@@ -138,7 +148,7 @@ class OrdinalLatent(GibbsLatent):
         log_u = jnp.log(jax.random.uniform(k_u, (n_free,), dtype, minval=jnp.finfo(dtype).tiny))
 
         def log_target(c: jax.Array) -> jax.Array:
-            return jnp.sum(ordinal_log_prob(yhat, y, c)) + cutpoint_log_prior(c)
+            return _weighted_sum(ordinal_log_prob(yhat, data.y, c), data) + cutpoint_log_prior(c)
 
         def one(j: jax.Array, carry: tuple) -> tuple:
             cut, log_step, lp, n_acc = carry
@@ -200,7 +210,7 @@ class OrdinalLatent(GibbsLatent):
 
         def target(ls: jax.Array) -> jax.Array:
             s = jnp.exp(ls)
-            return (jnp.sum(ordinal_log_prob(yhat * s, data.y, cut * s))
+            return (_weighted_sum(ordinal_log_prob(yhat * s, data.y, cut * s), data)
                     + self._log_prior_scaled(state.params, cut, ls, term, priors))
 
         log_ratio = target(log_s) - target(jnp.zeros((), dtype))
@@ -217,7 +227,8 @@ class OrdinalLatent(GibbsLatent):
         return state.latent["z"] - state.e
 
     def pointwise_log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
-        return ordinal_log_prob(self.yhat(state, data), data.y, state.params["cutpoints"])
+        lp = ordinal_log_prob(self.yhat(state, data), data.y, state.params["cutpoints"])
+        return lp if data.weight is None else _weighted(lp, data.weight)
 
     def stat_values(self, state: Any) -> dict[str, jax.Array]:  # noqa: D102
         return {"acceptance_rate": state.latent["accept"]}

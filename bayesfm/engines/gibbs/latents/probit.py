@@ -19,13 +19,14 @@ __all__ = ["ProbitLatent"]
 @register_latent
 @dataclasses.dataclass(frozen=True)
 class ProbitLatent(GibbsLatent):
-    """Binary probit: the latent state is ``z``; the residual is ``z - yhat``."""
+    """Binary probit: the latent state is ``z``; the residual is ``z - yhat``.
+
+    User weights are refused (:meth:`check_weights`: one latent per row has no frequency
+    weight); the data's ``weight`` is then 0 or 1, the 0s marking the padding rows of a
+    layout over several devices, which every sum skips.
+    """
 
     name = "probit"
-
-    def check(self, data: GibbsData) -> None:  # noqa: D102
-        if data.weight is not None:
-            raise ValueError("sample_weight is not supported by the probit Gibbs sampler")
 
     def start(  # noqa: D102
         self, data: GibbsData, yhat: jax.Array, num_warmup: jax.Array
@@ -47,4 +48,5 @@ class ProbitLatent(GibbsLatent):
         return state.latent["z"] - state.e
 
     def pointwise_log_likelihood(self, state: Any, data: GibbsData) -> jax.Array:  # noqa: D102
-        return log_ndtr((2.0 * data.y - 1.0) * self.yhat(state, data))
+        lp = log_ndtr((2.0 * data.y - 1.0) * self.yhat(state, data))
+        return lp if data.weight is None else lp * data.weight
