@@ -32,6 +32,7 @@ from bayesfm.engines import (
 )
 from bayesfm.estimators._inputs import Layout, design_of, layout_of
 from bayesfm.estimators._predict import draws_for, summaries_for
+from bayesfm.estimators._recommend import RecommendMixin
 from bayesfm.estimators._validation import check_params, check_positive_int, check_sample_weight
 from bayesfm.model import FMPriors, Likelihood, get_interaction
 from bayesfm.persistence import save_model
@@ -53,7 +54,7 @@ from bayesfm.results import (
 __all__ = ["BayesianFMBase"]
 
 
-class BayesianFMBase(BaseEstimator):
+class BayesianFMBase(RecommendMixin, BaseEstimator):
     """Shared fitting and prediction; subclasses choose the likelihood and the labels.
 
     Subclasses implement :meth:`_get_likelihood` and :meth:`_check_y` (and, for discrete
