@@ -20,35 +20,33 @@ from bayesfm.results import Recommendations, draws_from_datatree, recommend_top_
 __all__ = ["RecommendMixin"]
 
 
-def _frame_rows(est: Any, df: pd.DataFrame, fill: pd.DataFrame | None, what: str) -> Design:
+def _frame_rows(est: Any, df: pd.DataFrame, what: str) -> Design:
     """Encode the columns of ``df`` (a part of the training columns) as rows of the design.
 
-    The columns ``df`` lacks are filled from the first row of ``fill`` (the other part) so
-    the encoder sees complete rows, and their features are then dropped. A level unseen at
-    fit time gets no feature (no cold-start draw here).
+    The columns ``df`` lacks are filled with a valid value (a numeric column's mean, a
+    category column's first level) so the encoder sees complete rows, and their features
+    are then dropped. A level unseen at fit time gets no feature (no cold-start draw here).
     """
     enc = est.encoder_
     names = [c["name"] for c in enc.columns_]
     unknown = [c for c in df.columns if c not in names]
     if unknown:
         raise ValueError(f"{what} has columns the model was not fitted on: {unknown}")
-    missing = [c for c in names if c not in df.columns]
     full = df.reset_index(drop=True).copy()
-    if missing:
-        if fill is None or len(fill) == 0 or any(c not in fill.columns for c in missing):
-            raise ValueError(f"{what} lacks columns {missing}, and the other part of the "
-                             "pair rows does not give them")
-        for c in missing:
-            full[c] = pd.Series([fill[c].iloc[0]] * len(full), dtype=fill[c].dtype)
+    for c in enc.columns_:
+        if c["name"] not in full.columns:
+            value = c["mean"] if c["kind"] == "numeric" else c["categories"][0]
+            full[c["name"]] = [[value] if c["kind"] == "multihot" else value] * len(full)
     X = enc.transform_csr(full[names])
-    groups = est.design_template_.group_of_feature
-    keep = np.isin(np.asarray(est.design_template_.group_names)[groups], list(df.columns))
+    template: Design = est.design_template_
+    keep = np.isin(np.asarray(template.group_names)[template.group_of_feature],
+                   [str(c) for c in df.columns])
     X = sp.csr_matrix(X.multiply(keep[None, :].astype(X.dtype)))
     X.eliminate_zeros()
-    return est.design_template_.with_rows(X.astype(est.design_template_.values.dtype))
+    return template.with_rows(X.astype(template.values.dtype))
 
 
-def _rows(est: Any, X: Any, fill: Any, what: str) -> Design:
+def _rows(est: Any, X: Any, what: str) -> Design:
     template: Design = est.design_template_
     if isinstance(X, Design):
         if X.n_features != template.n_features:
@@ -56,7 +54,7 @@ def _rows(est: Any, X: Any, fill: Any, what: str) -> Design:
                              f"{template.n_features}")
         return X
     if isinstance(X, pd.DataFrame) and getattr(est, "encoder_", None) is not None:
-        return _frame_rows(est, X, fill if isinstance(fill, pd.DataFrame) else None, what)
+        return _frame_rows(est, X, what)
     if getattr(est, "encoder_", None) is None and not isinstance(X, pd.DataFrame):
         X = sp.csr_matrix(X) if sp.issparse(X) else np.atleast_2d(np.asarray(X))
         if X.ndim != 2 or X.shape[1] != template.n_features:
@@ -184,8 +182,8 @@ class RecommendMixin:
         if candidates is None:
             cand, names = _item_group_rows(est.design_template_, item_group)
         else:
-            cand = _rows(est, candidates, X_context, "candidates")
-        ctx = _rows(est, X_context, candidates, "X_context")
+            cand = _rows(est, candidates, "candidates")
+        ctx = _rows(est, X_context, "X_context")
         _check_disjoint(ctx, cand)
         draws = draws_from_datatree(est.idata_, dtype=ctx.values.dtype,
                                     likelihood=est._get_likelihood())

@@ -180,3 +180,25 @@ def test_ucb_screening_equals_the_order_statistic_of_every_pair():
            + np.einsum("sck,sik->sci", v[:, :p_ctx], v[:, p_ctx:]))
     crit = np.where(seen, -np.inf, np.quantile(eta, 0.8, axis=0, method="inverted_cdf"))
     np.testing.assert_array_equal(rec.items, np.argsort(-crit, axis=1)[:, :3])
+
+
+def test_dataframe_context_and_candidates_score_like_their_pair_rows():
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"user": pd.Categorical(rng.integers(0, 6, 200)),
+                       "hour": rng.normal(size=200),
+                       "item": pd.Categorical(rng.integers(0, 8, 200))})
+    y = rng.normal(size=200) + 0.3 * df["item"].cat.codes.to_numpy()
+    fm = BayesianFMRegressor(**dict(EST, num_samples=10)).fit(df, y)
+    ctx = pd.DataFrame({"user": pd.Categorical([0, 1, 2], categories=range(6)),
+                        "hour": [0.0, 1.0, -1.0]})
+    cands = pd.DataFrame({"item": pd.Categorical([3, 5, 7, 0], categories=range(8))})
+    pairs = pd.DataFrame({"user": ctx["user"].repeat(4).to_numpy(),
+                          "hour": ctx["hour"].repeat(4).to_numpy(),
+                          "item": pd.Categorical(np.tile([3, 5, 7, 0], 3), categories=range(8))})
+    mean = fm.predict(pairs).reshape(3, 4)
+    rec = fm.recommend(ctx, cands, n=4)
+    np.testing.assert_array_equal(rec.items, np.argsort(-mean, axis=1))
+    np.testing.assert_allclose(rec.mean, np.take_along_axis(mean, rec.items, 1), atol=1e-5)
+    assert fm.recommend(ctx, n=2).names[0, 0].startswith("item=")
