@@ -16,7 +16,7 @@ import xarray as xr
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from bayesfm.engines import FitProblem, auto_progress_bar, fit_gibbs, release_compiled_programs
+from bayesfm.engines import FitProblem, auto_progress_bar, fit_gibbs
 from bayesfm.estimators._validation import check_params, check_positive_int, check_sample_weight
 from bayesfm.model import get_interaction
 from bayesfm.results import (
@@ -141,7 +141,7 @@ class WarmStartMixin:
             est.idata_.attrs[TRAIN_DIGEST] = design_digest(design.indices, design.values)
         est._warm_ = (problem, result.last_state)
         est.convergence_problems_ = check_convergence(est.idata_)
-        release_compiled_programs()
+        # Unlike fit, the compiled sampler is kept: an online loop refits the same shapes.
         return self
 
     def _pointwise_kept(self) -> bool:
