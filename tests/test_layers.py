@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "model": 1,
     "engines": 2,
     "results": 3,
+    "metrics": 3,
     "persistence": 4,
     "estimators": 4,
     "plots": 5,

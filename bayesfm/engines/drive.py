@@ -27,13 +27,17 @@ __all__ = ["each_chain", "sample_chains"]
 
 def sample_chains(
     kernel: Any, rng_key: jax.Array, *, num_warmup: int, num_samples: int, num_chains: int = 1,
-    thinning: int = 1, progress_bar: bool = False, init_params: Any = None,
+    thinning: int = 1, progress_bar: bool = False, init_params: Any = None, resume: Any = None,
 ) -> tuple[dict[str, np.ndarray], Any]:
     """Run ``num_chains`` chains; return the collected ``sites`` ``(chain, draw, ...)``.
 
     The draws are those of ``MCMC(kernel, num_warmup, num_samples, num_chains, thinning,
     chain_method="vectorized").run(rng_key)``: of the ``num_samples`` post-warmup sweeps the
     last of every ``thinning`` consecutive ones is kept. Also returns the last state.
+
+    ``resume``, the last state of an earlier run of the same kernel and data, continues its
+    chains sweep for sweep (keys, caches and latents as they were; ``rng_key`` is then
+    unused): ``n`` draws and then ``m`` more are the draws of one run of ``n + m``.
 
     Examples
     --------
@@ -49,6 +53,8 @@ def sample_chains(
     """
     keys = jax.random.split(rng_key, num_chains) if num_chains > 1 else rng_key
     state = kernel.init(keys, num_warmup, init_params, (), {})
+    if resume is not None:  # init still sets up the kernel (batching, warm-up length)
+        state = state._replace(chain=resume.chain, rng_key=resume.rng_key, sites=resume.sites)
     total = num_warmup + num_samples
     n_keep = num_samples // thinning
     start = num_warmup + num_samples % thinning

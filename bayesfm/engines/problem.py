@@ -95,6 +95,9 @@ class EngineResult(NamedTuple):
         and ``draw``, their post-warmup sweep numbers.
     log_likelihood : ndarray of shape (chain, draw, N), optional
         Every training row's log likelihood at every draw, when the engine tracked it.
+    last_state : optional
+        Gibbs: the sampler's state after the last sweep (chains, caches, keys), from which
+        :func:`~bayesfm.engines.fit_gibbs` continues the same chains (``resume=``).
     """
 
     samples: dict[str, np.ndarray]
@@ -104,3 +107,4 @@ class EngineResult(NamedTuple):
     posterior_moments: dict[str, np.ndarray] | None = None
     prediction_draws: dict[str, np.ndarray] | None = None
     log_likelihood: np.ndarray | None = None
+    last_state: Any = None

@@ -32,12 +32,14 @@ from bayesfm.engines import (
 )
 from bayesfm.estimators._inputs import Layout, design_of, layout_of
 from bayesfm.estimators._predict import draws_for, summaries_for
+from bayesfm.estimators._recommend import RecommendMixin
 from bayesfm.estimators._validation import (
     check_params,
     check_positive_int,
     check_sample_weight,
     mesh_attrs,
 )
+from bayesfm.estimators._warm import WarmStartMixin
 from bayesfm.model import FMPriors, Likelihood, get_interaction
 from bayesfm.persistence import save_model
 from bayesfm.results import (
@@ -58,7 +60,7 @@ from bayesfm.results import (
 __all__ = ["BayesianFMBase"]
 
 
-class BayesianFMBase(BaseEstimator):
+class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
     """Shared fitting and prediction; subclasses choose the likelihood and the labels.
 
     Subclasses implement :meth:`_get_likelihood` and :meth:`_check_y` (and, for discrete
@@ -216,6 +218,7 @@ class BayesianFMBase(BaseEstimator):
         )
         self.idata_.attrs[TRAIN_DIGEST] = design_digest(design.indices, design.values)
         self.design_template_ = design.take(np.arange(0))
+        self._warm_ = (problem, getattr(result, "last_state", None))  # for fit_more
         if self.method in ("gibbs", "nuts"):
             self.convergence_problems_ = check_convergence(self.idata_)
         else:

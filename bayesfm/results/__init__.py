@@ -9,6 +9,7 @@
 - :mod:`.intervals`: exact predictive summaries from the predictive mixture;
 - :mod:`.replicates`: replicated ``y`` as ``posterior_predictive`` / ``predictions``;
 - :mod:`.unseen`: new levels drawn from their group prior (cold start);
+- :mod:`.recommend`: top-N candidates per context row from the FM's structure;
 - :mod:`.compare`: model choice by PSIS-LOO (:func:`compare`, :func:`psis_loo`).
 """
 
@@ -36,6 +37,7 @@ from bayesfm.results.predict import (
     posterior_predictive,
     summarize_predictions,
 )
+from bayesfm.results.recommend import STRATEGIES, Recommendations, recommend_top_n
 from bayesfm.results.recompute import recompute_log_likelihood, recomputes_log_likelihood
 from bayesfm.results.replicates import TRAIN_DIGEST, design_digest, store_replicates
 from bayesfm.results.unseen import group_prior_draws, with_unseen_levels
@@ -47,6 +49,8 @@ __all__ = [
     "PREDICTION_GROUP",
     "PosteriorDraws",
     "PredictiveSummary",
+    "Recommendations",
+    "STRATEGIES",
     "check_convergence",
     "chunk_size",
     "class_probabilities",
@@ -62,6 +66,7 @@ __all__ = [
     "posterior_predictive",
     "prediction_group",
     "psis_loo",
+    "recommend_top_n",
     "recompute_log_likelihood",
     "recomputes_log_likelihood",
     "summarize_predictions",

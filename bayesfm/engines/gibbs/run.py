@@ -28,6 +28,7 @@ def run_gibbs(
     init_scale: float = 0.1, store: str = "draws", max_kept: int = 100, ref_rows: Any = None,
     init_params: dict[str, Any] | None = None, pointwise_log_likelihood: bool = False,
     moves: Any = "none", devices: Any = None, process_rows: bool = False,
+    resume: Any = None, return_state: bool = False,
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
 
@@ -39,7 +40,9 @@ def run_gibbs(
     ``thinning``-th kept), which runs the chains unless they are ``"vectorized"`` (then
     :func:`~bayesfm.engines.drive.sample_chains` makes the same draws faster);
     ``rng_key`` seeds every chain (the draws do not depend on ``store``); ``init_params``
-    starts the chains from given site values (batched over chains).
+    starts the chains from given site values (batched over chains); ``resume`` continues
+    the chains of an earlier run's last state (``return_state=True`` puts it in the result
+    as ``"last_state"``), vectorized chains only.
 
     Returns
     -------
@@ -77,8 +80,11 @@ def run_gibbs(
     settings = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     thinning=thinning, progress_bar=progress_bar)
     if chain_method == "vectorized":  # the same draws as MCMC's, with less around the sweep
-        out, last = sample_chains(kernel, rng_key, init_params=init_params, **settings)
+        out, last = sample_chains(kernel, rng_key, init_params=init_params, resume=resume,
+                                  **settings)
     else:
+        if resume is not None:
+            raise ValueError("resume= needs chain_method='vectorized'")
         mcmc = MCMC(kernel, chain_method=chain_method, **settings)
         mcmc.run(rng_key, init_params=init_params)
         out = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
@@ -88,6 +94,8 @@ def run_gibbs(
     if store == "moments":
         out["posterior_moments"], out["prediction_draws"] = kernel.collect_moments(
             last.moments, num_chains)
+    if return_state:
+        out["last_state"] = last
     return out
 
 
@@ -95,7 +103,7 @@ def fit_gibbs(
     problem: FitProblem, *, rng_key: jax.Array, num_warmup: int = 500, num_samples: int = 500,
     num_chains: int = 2, thinning: int = 1, progress_bar: bool = True, store: str = "draws",
     max_kept: int = 100, pointwise_log_likelihood: bool = False, moves: Any = "none",
-    devices: Any = None,
+    devices: Any = None, resume: Any = None, init_params: dict[str, Any] | None = None,
 ) -> EngineResult:
     """Draw from the posterior of ``problem`` with the exact blocked Gibbs sampler.
 
@@ -131,9 +139,11 @@ def fit_gibbs(
         progress_bar=progress_bar, store=store, max_kept=max_kept,
         ref_rows=reference_rows(d.n_rows),
         pointwise_log_likelihood=pointwise_log_likelihood, moves=moves, devices=devices,
+        resume=resume, return_state=True, init_params=init_params,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)
     kept = samples.pop("prediction_draws", None)
     pointwise = samples.pop("log_likelihood_pointwise", None)
-    return EngineResult(samples, stats, "gibbs", {}, moments, kept, pointwise)
+    last = samples.pop("last_state")
+    return EngineResult(samples, stats, "gibbs", {}, moments, kept, pointwise, last)
