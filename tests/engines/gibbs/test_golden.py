@@ -23,18 +23,22 @@ commit that fits every case below on the same problem:
 a deliberate change of the draws, save ``_run(case)`` of every case (prefixed by the case
 name) under a new name and say in the commit why the draws changed.
 
-Exact equality holds on the CPU and the JAX/XLA version the file was made with (its
-``_jax_version`` entry). Another JAX fuses the sweep's multiply-adds differently, which moves
-the draws in their last bits: jax 0.12.0.1 moved the draws of the engines at 0f0a163 by at
-most 0.7% (relative to ``|x| + 1e-3``; the file was remade at 0f0a163 with that version, and
-the one engine then matched it bit for bit). Under any other JAX the test therefore checks
-to 3% relative (plus 1e-3 absolute) and says so; a change of the sampler's arithmetic moves
-draws by far more (a different draw of a Gaussian is a change of order one). Rerun
-``data/make_golden.py`` at 0f0a163 with the new JAX to get exactness back.
+Exact equality holds only on the JAX/XLA version the file was made with (its
+``_jax_version`` entry) *and* a CPU with the same instruction set: XLA compiles for the host
+it runs on, and another vector width or FMA contraction moves the draws in their last bits,
+which the chain then carries on. Measured: jax 0.12.0.1 moved the draws of the engines at
+0f0a163 by at most 0.7% (relative to ``|x| + 1e-3``; the file was remade at 0f0a163 with that
+version), and the same jax on an AVX-512 host moved them by at most 0.64% (2026-12-02).
+Bit-for-bit equality is therefore checked only when ``BAYESFM_GOLDEN_EXACT=1`` is set on the
+machine that wrote the file and the JAX version matches; otherwise the test checks to 1%
+relative (plus 1e-3 absolute) under the same JAX and to 3% under another, and says so. A
+change of the sampler's arithmetic moves draws by far more (a different draw of a Gaussian is
+a change of order one). Rerun ``data/make_golden.py`` at 0f0a163 to get exactness back.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jax
@@ -106,12 +110,15 @@ def test_draws_equal_the_pre_refactor_engines(golden, case):
     want = {k[len(case) + 1:]: a for k, a in golden.items() if k.startswith(f"{case}_")}
     got = _run(case)
     assert sorted(got) == sorted(want)
-    exact = _same_jax(golden)
+    same = _same_jax(golden)
+    exact = same and os.environ.get("BAYESFM_GOLDEN_EXACT") == "1"
+    rtol = 0.01 if same else 0.03
     for name, a in want.items():
         assert got[name].dtype == a.dtype, name
         if exact:
             np.testing.assert_array_equal(got[name], a, err_msg=f"{case}: {name}")
-        else:  # another JAX: last-bit drift only (module docstring)
-            np.testing.assert_allclose(got[name], a, rtol=0.03, atol=1e-3,
-                                       err_msg=f"{case}: {name} (JAX differs from "
-                                       f"{golden['_jax_version']}: checked to 3%)")
+        else:  # another host or JAX: last-bit drift only (module docstring)
+            np.testing.assert_allclose(got[name], a, rtol=rtol, atol=1e-3,
+                                       err_msg=f"{case}: {name} (host or JAX differs from "
+                                       f"the file's {golden['_jax_version']}: checked "
+                                       f"to {rtol:.0%})")
