@@ -13,9 +13,12 @@ twentieth of the run, each a call of one compiled loop with the bounds as argume
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from tqdm.auto import tqdm
@@ -51,10 +54,29 @@ def sample_chains(
     >>> draws["v"].shape
     (2, 10, 4, 2)
     """
+    if num_chains > 1 and _threads_fit(kernel):
+        return _threaded(kernel, rng_key, num_warmup=num_warmup, num_samples=num_samples,
+                         num_chains=num_chains, thinning=thinning, progress_bar=progress_bar,
+                         init_params=init_params, resume=resume)
     keys = jax.random.split(rng_key, num_chains) if num_chains > 1 else rng_key
     state = kernel.init(keys, num_warmup, init_params, (), {})
     if resume is not None:  # init still sets up the kernel (batching, warm-up length)
         state = state._replace(chain=resume.chain, rng_key=resume.rng_key, sites=resume.sites)
+    run, collected, total = _loop(kernel, state, num_warmup, num_samples, thinning)
+    bounds = np.linspace(0, total, 21 if progress_bar and total >= 20 else 2).astype(int)
+    with tqdm(total=total, desc="gibbs", disable=not progress_bar, leave=False) as bar:
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            state, collected = run(state, collected, np.int32(lo), np.int32(hi))
+            bar.set_postfix_str("warmup" if hi <= num_warmup else "sample", refresh=False)
+            bar.update(int(hi - lo))
+    out = {k: to_host(v) for k, v in collected.items()}  # gathered from every process
+    axis = (lambda a: np.swapaxes(a, 0, 1)) if num_chains > 1 else (lambda a: a[None])
+    return {k: axis(v) for k, v in out.items()}, state
+
+
+def _loop(kernel: Any, state: Any, num_warmup: int, num_samples: int,
+          thinning: int) -> tuple[Any, dict, int]:
+    """Return the jitted sweep loop ``run(state, collected, lo, hi)``, its buffers, sweeps."""
     total = num_warmup + num_samples
     n_keep = num_samples // thinning
     start = num_warmup + num_samples % thinning
@@ -75,15 +97,80 @@ def sample_chains(
 
     collected = {k: jax.device_put(np.zeros((n_keep, *np.shape(v)), v.dtype))
                  for k, v in state.sites.items()}
-    bounds = np.linspace(0, total, 21 if progress_bar and total >= 20 else 2).astype(int)
-    with tqdm(total=total, desc="gibbs", disable=not progress_bar, leave=False) as bar:
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            state, collected = run(state, collected, np.int32(lo), np.int32(hi))
-            bar.set_postfix_str("warmup" if hi <= num_warmup else "sample", refresh=False)
-            bar.update(int(hi - lo))
-    out = {k: to_host(v) for k, v in collected.items()}  # gathered from every process
-    axis = (lambda a: np.swapaxes(a, 0, 1)) if num_chains > 1 else (lambda a: a[None])
-    return {k: axis(v) for k, v in out.items()}, state
+    return run, collected, total
+
+
+def _threads_fit(kernel: Any) -> bool:
+    """Whether the chains may run in threads: a one-device, one-process bayesfm kernel."""
+    mesh = getattr(kernel, "mesh", None)
+    return (mesh is not None and mesh.size == 1 and jax.process_count() == 1
+            and os.environ.get("BAYESFM_CHAIN_THREADS", "1") != "0")
+
+
+def _threaded(kernel: Any, rng_key: jax.Array, *, num_warmup: int, num_samples: int,
+              num_chains: int, thinning: int, progress_bar: bool, init_params: Any,
+              resume: Any) -> tuple[dict[str, np.ndarray], Any]:
+    """Run each chain as a one-chain run in its own thread; the draws of the batched run.
+
+    Chain ``c`` starts from ``split(rng_key, num_chains)[c]`` (and ``init_params`` or
+    ``resume`` at index ``c``), as in the batched run, and the sweep is the same program on
+    one chain, so the draws are those of one compiled loop over all chains (``lax.map``
+    runs them one after another). XLA runs a sweep's scatters and segment sums on one core,
+    so the threads put the chains on separate cores: two chains on two cores take about the
+    time of one. The loop is compiled once, before the threads start, and shared.
+    ``BAYESFM_CHAIN_THREADS=0`` turns this off.
+    """
+    keys = jax.random.split(rng_key, num_chains)
+
+    def pick(tree: Any, c: int) -> Any:
+        return None if tree is None else jax.tree.map(lambda a: a[c], tree)
+
+    states = []
+    for c in range(num_chains):
+        state = kernel.init(keys[c], num_warmup, pick(init_params, c), (), {})
+        if resume is not None:
+            state = state._replace(chain=pick(resume.chain, c), rng_key=resume.rng_key[c],
+                                   sites=pick(resume.sites, c))
+        states.append(state)
+    run, collected, total = _loop(kernel, states[0], num_warmup, num_samples, thinning)
+    lo, hi = np.int32(0), np.int32(total)
+    compiled = run.lower(states[0], collected, lo, hi).compile()
+    steps = 20 if progress_bar and total >= 20 else 1
+    bounds = np.linspace(0, total, steps + 1).astype(int)
+    results: list[Any] = [None] * num_chains
+    errors: list[BaseException] = []
+    with tqdm(total=total * num_chains, desc=f"gibbs ({num_chains} chains)",
+              disable=not progress_bar, leave=False) as bar:
+        lock = threading.Lock()
+
+        def chain(c: int) -> None:
+            try:
+                state, buf = states[c], collected
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+                    state, buf = compiled(state, buf, np.int32(a), np.int32(b))
+                    jax.block_until_ready(buf)
+                    with lock:
+                        bar.update(int(b - a))
+                results[c] = (state, buf)
+            except BaseException as err:  # re-raised in the caller's thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=chain, args=(c,), daemon=True)
+                   for c in range(num_chains)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    last = [r[0] for r in results]
+    out = {k: np.stack([np.asarray(r[1][k]) for r in results]) for k in collected}
+    stack = (lambda *xs: jnp.stack(xs))  # noqa: E731
+    state = last[0]._replace(chain=jax.tree.map(stack, *[s.chain for s in last]),
+                             rng_key=jnp.stack([s.rng_key for s in last]),
+                             moments=jax.tree.map(stack, *[s.moments for s in last]),
+                             sites=jax.tree.map(stack, *[s.sites for s in last]))
+    return out, state
 
 
 def each_chain(sweep: Any, chains: Any, data: Any) -> Any:
