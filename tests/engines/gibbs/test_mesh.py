@@ -46,7 +46,7 @@ def _sites(draws: dict, lik: str) -> list[str]:
     return sorted(k[len(f"{lik}_1_"):] for k in draws if k.startswith(f"{lik}_1_"))
 
 
-@pytest.mark.xdist_group("subprocesses")
+@pytest.mark.xdist_group("mesh")
 @pytest.mark.parametrize("lik", ["gaussian", "probit", "ordinal"])
 def test_four_devices_make_the_one_device_draws_for_five_sweeps(draws, lik):
     assert int(draws["n_devices"]) == 4
@@ -60,7 +60,7 @@ def test_four_devices_make_the_one_device_draws_for_five_sweeps(draws, lik):
         np.testing.assert_allclose(four, one, rtol=1e-4, atol=1e-4 * scale, err_msg=site)
 
 
-@pytest.mark.xdist_group("subprocesses")
+@pytest.mark.xdist_group("mesh")
 @pytest.mark.parametrize("lik", ["gaussian", "probit", "ordinal"])
 def test_four_devices_agree_with_one_within_monte_carlo_error(draws, lik):
     # Identifiable quantities (DESIGN section 4) over sweeps 100 .. 500: the two means
@@ -77,13 +77,13 @@ def test_four_devices_agree_with_one_within_monte_carlo_error(draws, lik):
         assert np.all(gap <= 4 * se + 1e-6), (name, gap, se)
 
 
-@pytest.mark.xdist_group("subprocesses")
+@pytest.mark.xdist_group("mesh")
 def test_an_estimator_uses_every_device_by_default_and_says_so(draws):
     assert int(draws["attrs_num_devices"]) == 4
     assert int(draws["attrs_num_processes"]) == 1
 
 
-@pytest.mark.xdist_group("subprocesses")
+@pytest.mark.xdist_group("mesh")
 @pytest.mark.parametrize("batch", ["full", "40"])
 def test_svi_on_four_devices_takes_the_one_device_steps(draws, batch):
     # Data-parallel SVI: the rows laid out over the mesh, the same minibatches from the same
