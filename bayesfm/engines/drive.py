@@ -63,7 +63,7 @@ def sample_chains(
     if resume is not None:  # init still sets up the kernel (batching, warm-up length)
         state = state._replace(chain=resume.chain, rng_key=resume.rng_key, sites=resume.sites)
     run, collected, total = _loop(kernel, state, num_warmup, num_samples, thinning)
-    bounds = np.linspace(0, total, 21 if progress_bar and total >= 20 else 2).astype(int)
+    bounds = _segments(total, progress_bar)
     with tqdm(total=total, desc="gibbs", disable=not progress_bar, leave=False) as bar:
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             state, collected = run(state, collected, np.int32(lo), np.int32(hi))
@@ -98,6 +98,11 @@ def _loop(kernel: Any, state: Any, num_warmup: int, num_samples: int,
     collected = {k: jax.device_put(np.zeros((n_keep, *np.shape(v)), v.dtype))
                  for k, v in state.sites.items()}
     return run, collected, total
+
+
+def _segments(total: int, progress_bar: bool) -> np.ndarray:
+    """Return the sweep bounds of the loop's calls: twentieths with a progress bar, else one."""
+    return np.linspace(0, total, 21 if progress_bar and total >= 20 else 2).astype(int)
 
 
 def _threads_fit(kernel: Any) -> bool:
@@ -135,8 +140,7 @@ def _threaded(kernel: Any, rng_key: jax.Array, *, num_warmup: int, num_samples: 
     run, collected, total = _loop(kernel, states[0], num_warmup, num_samples, thinning)
     lo, hi = np.int32(0), np.int32(total)
     compiled = run.lower(states[0], collected, lo, hi).compile()
-    steps = 20 if progress_bar and total >= 20 else 1
-    bounds = np.linspace(0, total, steps + 1).astype(int)
+    bounds = _segments(total, progress_bar)
     results: list[Any] = [None] * num_chains
     errors: list[BaseException] = []
     with tqdm(total=total * num_chains, desc=f"gibbs ({num_chains} chains)",
