@@ -293,8 +293,11 @@ def block_sets(
     blocks : tuple of BlockSet
         In sets of similar size, largest first.
     shiftable : bool ndarray of shape (G,)
-        Groups whose values sum to exactly 1 in every row (complete one-hot groups): along
-        ``w0 + c, w_g - c, mu_w[g] - c`` their likelihood is flat.
+        Complete one-hot groups: every row holds exactly one nonzero of the group, of value 1.
+        Along ``w0 + c, w_g - c, mu_w[g] - c`` their likelihood is flat, and so along the
+        factor shears of :mod:`bayesfm.engines.gibbs.shifts`. A multi-hot group whose values
+        sum to 1 (values ``1/count``) is not: shifting its factors by ``c`` changes the
+        interactions within the group by terms in ``c`` and ``c^2``.
 
     Examples
     --------
@@ -321,9 +324,11 @@ def block_sets(
                    _put if on_device else np.ascontiguousarray)
         for members, dense in _partition_blocks(block, feats, n_rows, layout, combine)
     )
-    row_sums = np.zeros((n_groups, n_rows))
+    row_sums, row_counts = np.zeros((n_groups, n_rows)), np.zeros((n_groups, n_rows), np.int64)
     np.add.at(row_sums, (gof[feats], rows), vals)
-    shiftable = np.all(row_sums == 1.0, axis=1) if n_rows else np.zeros(n_groups, bool)
+    np.add.at(row_counts, (gof[feats], rows), vals != 0)
+    one_hot = (row_sums == 1.0) & (row_counts == 1)
+    shiftable = np.all(one_hot, axis=1) if n_rows else np.zeros(n_groups, bool)
     if combine is not None:  # complete one-hot on every process's rows
         shiftable = combine.max((~shiftable).astype(np.int64)) == 0
     return sets, shiftable

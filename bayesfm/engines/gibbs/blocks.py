@@ -41,7 +41,7 @@ class GibbsData(NamedTuple):
     blocks : tuple of BlockSet
         Every exact block, in sets of similar size (largest first).
     shiftable : bool array of shape (G,)
-        Groups whose values sum to exactly 1 in every row (complete one-hot groups): along
+        Complete one-hot groups (one nonzero of value 1 in every row): along
         ``w0 + c, w_g - c, mu_w[g] - c`` their likelihood is flat, and the sweep draws ``c``
         exactly (:mod:`bayesfm.engines.gibbs.shifts`).
 
