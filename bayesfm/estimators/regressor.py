@@ -73,15 +73,18 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
         chains) put it at 7 % of the posterior sd (0.5 % of the posterior variance), and
         intervals from 200 draws have tail quantiles good to a few percent of their width;
         predictions cost ``S`` scores per row.
-    moves : {"none", "groups", "scale", "all"}, default "none"
+    moves : {"none", "groups", "scale", "means", "all"}, default "none"
         ``method="gibbs"``: exact mixing moves added to every sweep
         (:mod:`bayesfm.engines.gibbs.mixing`): ``"groups"`` moves each group's weights or
         factors with their mean and precision along the prior's scale line (an interweaving
         step against the slow hyperparameters), ``"scale"`` multiplies every score by a
         common factor (the latent-scale direction of probit and logit; the ordinal sampler
-        has its own), ``"all"`` both. Both leave the posterior unchanged (simulation-based
-        calibration in ``tests/engines/gibbs/test_calibration.py``); see the user guide's
-        page on mixing for when they help.
+        has its own), ``"means"`` moves each complete one-hot group's factor means against
+        the intercept and the other groups' weights (a shear that keeps every score; the
+        slow direction of click data), ``"all"`` all three. Each leaves the posterior
+        unchanged (simulation-based calibration in
+        ``tests/engines/gibbs/test_calibration.py``); see the user guide's page on mixing
+        for when they help.
     devices : int, optional
         ``method="gibbs"`` or ``"svi"``: the number of devices the training rows are split
         over (the user guide's page "Scaling out"); default every device JAX sees (one CPU,

@@ -132,7 +132,8 @@ class FMGibbs(MCMCKernel):
         (``log_likelihood_pointwise``, N floats a draw), read from the caches.
     moves : str or GibbsMoves, default "none"
         The exact mixing moves of every sweep (:data:`~bayesfm.engines.gibbs.MOVES`):
-        ``"none"`` (the blocks and ridge moves only), ``"groups"``, ``"scale"`` or ``"all"``.
+        ``"none"`` (the blocks and ridge moves only), ``"groups"``, ``"scale"``, ``"means"``
+        or ``"all"``.
     devices : int, sequence of jax devices or None, default None
         The devices the rows are split over (:func:`~bayesfm.engines.gibbs.mesh.row_mesh`):
         ``None`` every device (of every process under ``jax.distributed``), ``n`` the first

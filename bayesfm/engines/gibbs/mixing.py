@@ -11,6 +11,8 @@ travelling after thousands of sweeps, along two kinds of direction:
   Gibbs draws (ASIS, Yu and Meng 2011; a group move, Liu and Sabatti 2000). Given the
   working response and the rows' precisions its likelihood is a polynomial in ``r = e^t``
   (the score moves by ``(r - 1) A + (r^2 - 1) B``), so ``t`` is slice-sampled from five sums.
+- a group's factor means against the intercept: :func:`factor_means` (a shear that keeps
+  every score, :func:`~.shifts.shear_factor_means`).
 - the scale of every score: :func:`score_scale` multiplies every score by ``s``
   (:func:`bayesfm.model.scaling.scale_scores`) and draws ``log s`` with the latent
   integrated out (parameter expansion, Liu and Wu 1999; the ordinal latent has its own).
@@ -32,12 +34,13 @@ from jax.sharding import PartitionSpec as P
 
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.engines.gibbs.mesh import ROWS, data_specs, on_rows_of_each_device, row_mesh
+from bayesfm.engines.gibbs.shifts import shear_factor_means
 from bayesfm.engines.gibbs.terms import GibbsTerm, PlainTerm, entries
 from bayesfm.engines.slice import slice_step
 from bayesfm.model.priors import FMPriors
 from bayesfm.model.scaling import group_line_log_prior, scale_log_prior, scale_scores
 
-__all__ = ["MOVES", "GibbsMoves", "group_scales", "mixing_moves", "score_scale"]
+__all__ = ["MOVES", "GibbsMoves", "factor_means", "group_scales", "mixing_moves", "score_scale"]
 
 Params = dict[str, jax.Array]
 
@@ -46,16 +49,18 @@ class GibbsMoves(NamedTuple):
     """Which mixing moves a sweep runs after its blocks (a static argument of the sweep).
 
     ``group_scales``: :func:`group_scales`; ``score_scale``: :func:`score_scale` (skipped for
-    a latent with its own scale move).
+    a latent with its own scale move); ``factor_means``: :func:`factor_means`.
     """
 
     group_scales: bool = False
     score_scale: bool = False
+    factor_means: bool = False
 
 
 #: The named move sets: ``"none"`` is the sweep of bayesfm 0.x before issue 14.
 MOVES = {"none": GibbsMoves(), "groups": GibbsMoves(True, False),
-         "scale": GibbsMoves(False, True), "all": GibbsMoves(True, True)}
+         "scale": GibbsMoves(False, True), "means": GibbsMoves(False, False, True),
+         "all": GibbsMoves(True, True, True)}
 
 
 def mixing_moves(moves: str | GibbsMoves) -> GibbsMoves:
@@ -149,6 +154,21 @@ def group_scales(
     if plain:
         out.update(v=theta[:, 1:], lambda_v=lam[:, 1:], mu_v=mu[:, 1:])
     return out, e, q
+
+
+def factor_means(key: jax.Array, params: Params, q: jax.Array, data: GibbsData,
+                 term: GibbsTerm, priors: FMPriors) -> tuple[Params, jax.Array]:
+    """Move every complete one-hot group's factor means against the intercept and weights.
+
+    :func:`~.shifts.shear_factor_means` for each group and factor of the plain FM's ``v``
+    (and the degree-3 term's ``v``); other terms are returned unchanged. The likelihood is
+    flat along each line, so the residual stays; returns the moved ``params`` and cache.
+    """
+    if not isinstance(term, PlainTerm):
+        return params, q
+    noise = jax.random.normal(key, params["lambda_v"].shape, q.dtype)
+    params, q_shift = shear_factor_means(params, data, noise, priors)
+    return params, q.at[: term.rank].add(q_shift[:, None])
 
 
 def score_scale(key: jax.Array, state: Any, data: GibbsData, latent: Any, term: GibbsTerm,

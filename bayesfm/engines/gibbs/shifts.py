@@ -1,12 +1,13 @@
 """Exact translation and shear moves along the flat ridges of complete one-hot groups.
 
-In a group whose values sum to 1 in every row, a constant moves between the bias, the group's
-weights and its mean without changing any prediction; a group's factor can shift against the
-other groups' weights the same way. Single-site updates cross these ridges only slowly (the
-bias and the group means trade off, which left ``w0`` with R-hat far above 1.01), so the
-sweep draws the position along each ridge from its exact conditional: a valid Gibbs move
-(Liu and Sabatti 2000). Each function takes the state's ``params`` and standard normal
-``noise`` and returns the moved ``params`` (and the shift of the cached row sums).
+In a complete one-hot group (one feature of value 1 in every row), a constant moves between
+the bias, the group's weights and its mean without changing any prediction; a group's factor
+can shift against the other groups' weights the same way. Single-site updates cross these
+ridges only slowly (the bias and the group means trade off, which left ``w0`` with R-hat far
+above 1.01), so the sweep draws the position along each ridge from its exact conditional: a
+valid Gibbs move (Liu and Sabatti 2000). Each function takes the state's ``params`` and
+standard normal ``noise`` and returns the moved ``params`` (and the shift of the cached row
+sums).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from jax import lax
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.model.priors import FMPriors
 
-__all__ = ["shift_bias", "shift_factors", "shift_field_factors"]
+__all__ = ["shear_factor_means", "shift_bias", "shift_factors", "shift_field_factors"]
 
 Params = dict[str, jax.Array]
 
@@ -114,3 +115,51 @@ def shift_field_factors(
     start = (v, params["mu_v"], dev_j, jnp.zeros(lambda_v.size, v.dtype))
     v, mu_v, dev_j, q_shift = lax.fori_loop(0, lambda_v.size, one, start)
     return {**params, "w": dev_j + params["mu_w"][gof], "v": v, "mu_v": mu_v}, q_shift
+
+
+def shear_factor_means(
+    params: Params, data: GibbsData, noise: jax.Array, priors: FMPriors
+) -> tuple[Params, jax.Array]:
+    """Exact draw along the centred shear of group ``g``'s factor ``f`` (a mixing move).
+
+    The line is ``v_if + c`` for ``i in g``, ``mu_v[g, f] + c``, ``w_j - c u_jf`` for every
+    feature ``j`` of another group ``h``, and ``w0 - c m``, with ``u_jf = v_jf - mu_v[h, f]``
+    when ``h`` is a complete one-hot group (else ``u_jf = v_jf``) and ``m`` the sum of
+    ``mu_v[h, f]`` over the complete one-hot groups ``h != g``. For a complete one-hot ``g``
+    the shift adds ``c sum_j x_nj v_jf`` to row ``n``'s score; the complete groups' part of
+    it, ``c mu_v[h, f]`` per row, is the same for every row and ``w0`` takes it, the rest the
+    weights: the likelihood is flat along the line. :func:`shift_factors` is the shear with
+    ``u = v``: when the groups' factor means dominate the factors, its ``c`` is pinned by the
+    thousands of weights that carry ``c v_jf``, while here they carry only the deviations
+    ``c u_jf`` and the constant goes to the one intercept, so the groups' factor means can
+    move against the intercept and the weights (the slow direction on frappe, docs
+    user_guide/mixing.md). The map is a shear (Jacobian 1) forming a group in ``c`` (the
+    shifts of ``w`` and ``w0`` depend only on the other groups' factors), and only the priors
+    of ``mu_v[g, f]``, of the other groups' ``w_j`` and of ``w0`` see ``c``: its conditional
+    is Normal and the draw exact (Liu and Sabatti 2000). ``noise`` has shape ``(G, k)``;
+    also returns the shift of every factor sum ``q[f, n]`` (the same for every row).
+    """
+    gamma0, mu0, reg0 = priors.gamma0, priors.mu0, priors.reg0
+    gof, lambda_v, v = data.group_of_feature, params["lambda_v"], params["v"]
+    n_groups, rank = lambda_v.shape
+    lam_j = params["lambda_w"][gof]
+    complete_j = data.shiftable[gof]
+    dev_j = params["w"] - params["mu_w"][gof]
+
+    def one(t: jax.Array, carry: tuple) -> tuple:
+        v, mu_v, dev_j, w0, q_shift = carry
+        g, f = t // rank, t % rank
+        others = jnp.arange(n_groups) != g
+        u_f = jnp.where(gof != g, v[:, f] - jnp.where(complete_j, mu_v[gof, f], 0.0), 0.0)
+        m = jnp.sum(jnp.where(others & data.shiftable, mu_v[:, f], 0.0))
+        lam = gamma0 * lambda_v[g, f]
+        prec = lam + jnp.sum(lam_j * u_f * u_f) + reg0 * m * m
+        mean = (lam * (mu0 - mu_v[g, f]) + jnp.sum(lam_j * u_f * dev_j) + reg0 * m * w0) / prec
+        c = jnp.where(data.shiftable[g], mean + noise[g, f] * lax.rsqrt(prec), 0.0)
+        v = v.at[:, f].add(jnp.where(gof == g, c, 0.0))
+        return v, mu_v.at[g, f].add(c), dev_j - c * u_f, w0 - c * m, q_shift.at[f].add(c)
+
+    start = (v, params["mu_v"], dev_j, params["w0"], jnp.zeros(rank, v.dtype))
+    v, mu_v, dev_j, w0, q_shift = lax.fori_loop(0, lambda_v.size, one, start)
+    out = {**params, "w0": w0, "w": dev_j + params["mu_w"][gof], "v": v, "mu_v": mu_v}
+    return out, q_shift

@@ -32,7 +32,7 @@ from bayesfm.engines.gibbs.mesh import (
     row_mesh,
     sum_over_devices,
 )
-from bayesfm.engines.gibbs.mixing import GibbsMoves, group_scales, score_scale
+from bayesfm.engines.gibbs.mixing import GibbsMoves, factor_means, group_scales, score_scale
 from bayesfm.engines.gibbs.shifts import shift_bias
 from bayesfm.engines.gibbs.terms import GibbsTerm, add_rows, on_rows
 from bayesfm.engines.variates import gamma, noise
@@ -277,6 +277,8 @@ def _sweep(
 
     params = shift_bias(params, data, nz_shift[:n_groups], priors)
     params, q = term.moves(params, q, data, nz_shift[n_groups:], priors)
+    if moves.factor_means:  # its own key, so the other moves' streams stay as they were
+        params, q = factor_means(jax.random.fold_in(k_gamma, 1), params, q, data, term, priors)
     if moves.group_scales:
         params, e, q = group_scales(k_move[0], params, e, q, data, term,
                                     latent.precision(params, lat), priors, mesh)
