@@ -41,8 +41,9 @@ def run_worker(tmp_path: Path, n_devices: int, n_sweeps: int) -> dict[str, np.nd
 
 @pytest.fixture(scope="module")
 def draws(request, tmp_path_factory):
-    # The default run keeps 5 sweeps: the 500 of the Monte Carlo test made the fits (six
-    # sampler programs on four host devices) about half of this fixture's 146 s in CI.
+    # The default run keeps 5 sweeps (worker CPU time 120 s, 141 s with 500): most of the
+    # fixture is compiling the sharded programs, which the 500 sweeps of the Monte Carlo
+    # test only add to.
     slow = request.config.getoption("--runslow")
     return run_worker(tmp_path_factory.mktemp("mesh"), 4, N_SWEEPS_SLOW if slow else N_SWEEPS)
 
