@@ -66,16 +66,19 @@ def gibbs_replications(problem: Problem, prior: dict[str, np.ndarray], likelihoo
     def run(key: jax.Array, y: jax.Array) -> tuple:
         data = data0._replace(y=y)
         s = init(key, data, **kw)
-        s = jax.lax.fori_loop(0, num_warmup, lambda _, s: step(s, data, **kw, moves=mv), s)
 
-        def keep(s: GibbsState, _: None) -> tuple:
-            s = jax.lax.fori_loop(0, thin, lambda _, s: step(s, data, **kw, moves=mv), s)
+        def keep(s: GibbsState, i: jax.Array) -> tuple:
+            # The warm-up rides in the first kept draw's loop (num_warmup + thin sweeps, then
+            # thin), so the program holds one copy of the sweep: a separate warm-up loop
+            # doubled the XLA compilation, most of these tests' time.
+            n = jnp.where(i == 0, num_warmup + thin, thin)
+            s = jax.lax.fori_loop(0, n, lambda _, s: step(s, data, **kw, moves=mv), s)
             p = s.params
             # Only the Gaussian likelihood has a tau site (probit's unit precision is latent).
             return s, (p["w0"], p["w"], p["v"], p.get("tau", jnp.ones((), p["w0"].dtype)),
                        p["lambda_w"])
 
-        return jax.lax.scan(keep, s, None, length=num_draws)[1]
+        return jax.lax.scan(keep, s, jnp.arange(num_draws))[1]
 
     keys = jax.random.split(jax.random.key(seed), y.shape[0])
     w0, w, v, tau, lam = (np.asarray(a) for a in jax.jit(jax.vmap(run))(keys, jnp.asarray(y)))
