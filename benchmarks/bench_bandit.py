@@ -26,7 +26,7 @@ expected regret of one Thompson round under each (is the draw stale or too wide?
 
 Round 0 shows every user one random item; with few users it can hold no click at all, which
 the first fit refuses (a classifier needs both labels). A game costs about 1.5 s a round on
-one core, mostly the sweep loop compiled again by every ``fit_more`` call.
+one core, mostly the sweep loop traced and lowered again by every ``fit_more`` call.
 """
 
 from __future__ import annotations
