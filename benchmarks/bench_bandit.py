@@ -24,8 +24,9 @@ expected regret of one Thompson round under each (is the draw stale or too wide?
     python benchmarks/bench_bandit.py posterior --items 30 --rounds 12
     python benchmarks/bench_bandit.py posterior --items 10 --rounds 40
 
-Round 0 shows every user one random item; with few users it can hold no click at all, which
-the first fit refuses (a classifier needs both labels). A game costs about 1.5 s a round on
+Round 0 shows every user ``--start-views`` random items (1, as in the notebook); with few
+users one view each can hold no click at all, which the first fit refuses (a classifier needs
+both labels). A game costs about 1.5 s a round on
 one core, mostly the sweep loop traced and lowered again by every ``fit_more`` call.
 """
 
@@ -66,12 +67,13 @@ class Game:
     def play(self, strategy: str):
         a, p, nu, ni = self.a, self.p, self.a.users, self.a.items
         rng = np.random.default_rng(1000 + self.seed)
-        cap = nu * (a.rounds + 1)
-        users = np.tile(np.arange(nu), a.rounds + 1)
+        o = nu * a.start_views  # round 0: start_views random items per user
+        cap = o + nu * a.rounds
+        users = np.tile(np.arange(nu), a.start_views + a.rounds)
         items, clicks, weight = np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap)
-        items[:nu] = rng.integers(ni // a.batches, size=nu)
-        clicks[:nu] = rng.uniform(size=nu) < p[np.arange(nu), items[:nu]]
-        weight[:nu] = 1.0
+        items[:o] = rng.integers(ni // a.batches, size=o)
+        clicks[:o] = rng.uniform(size=o) < p[users[:o], items[:o]]
+        weight[:o] = 1.0
         fm = BayesianFMClassifier(rank=a.rank, link="logit", num_warmup=30,
                                   num_samples=a.sweeps, num_chains=1, random_state=self.seed,
                                   progress_bar=False, log_likelihood=False)
@@ -88,7 +90,7 @@ class Game:
                 shown = np.where(~avail, -np.inf, self.mean_logit(fm)).argmax(1)
             else:
                 shown = fm.recommend(self.users_x, n=1, exclude=excl).items[:, 0]
-            sl = slice(r * nu, (r + 1) * nu)
+            sl = slice(o + (r - 1) * nu, o + r * nu)
             items[sl] = shown
             clicks[sl] = rng.uniform(size=nu) < p[np.arange(nu), shown]
             weight[sl] = 1.0
@@ -129,7 +131,7 @@ def posterior(args: argparse.Namespace) -> None:
     long = BayesianFMClassifier(rank=args.rank, link="logit", num_warmup=500, num_samples=500,
                                 num_chains=1, random_state=7, progress_bar=False,
                                 log_likelihood=False)
-    long.fit(g.rows(np.tile(np.arange(nu), args.rounds + 1), items), clicks,
+    long.fit(g.rows(np.tile(np.arange(nu), args.start_views + args.rounds), items), clicks,
              groups=np.repeat([0, 1], [nu, ni]), sample_weight=weight,
              group_names=["user", "item"])
     best = p.max(1)
@@ -154,6 +156,8 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--batches", type=int, default=1, help="items arrive in this many batches")
     ap.add_argument("--sweeps", type=int, default=15)
+    ap.add_argument("--start-views", type=int, default=1,
+                    help="random items each user is shown in round 0 (a few users need more)")
     ap.add_argument("--seeds", type=int, default=2, help="game: seeds 0..seeds-1")
     ap.add_argument("--seed", type=int, default=0, help="posterior: the game's seed")
     ap.add_argument("--strategies", default="thompson,greedy,plugin")
