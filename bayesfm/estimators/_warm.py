@@ -132,9 +132,16 @@ class WarmStartMixin:
             term = old.interaction if old else get_interaction(est.model, est.degree)
             problem = FitProblem(design, y_arr, lik, term, int(est.rank), priors, sw)
             start = (warm[1].chain.params if warm is not None else _last_draw(est))
+            # A new key for every refit: an int random_state gives the same seed each call,
+            # and an online loop refits rows of one fixed capacity (weight-0 rows not yet
+            # observed), so seed and row count alone would replay one noise sequence every
+            # round (Thompson's draws then err the same way round after round).
+            refits = getattr(self, "_refits_", 0) + 1
             rs = check_random_state(est.random_state)
             key = jax.random.fold_in(jax.random.key(int(rs.randint(np.iinfo(np.int32).max))),
                                      design.n_rows)
+            key = jax.random.fold_in(key, refits)
+            est._refits_ = refits
             result = self._sweeps(problem, key, num_warmup, num_samples, init_params=start)
             est.idata_ = to_datatree(result, problem, log_likelihood=est.log_likelihood,
                                      attrs=dict(est.idata_.attrs))

@@ -219,6 +219,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         self.idata_.attrs[TRAIN_DIGEST] = design_digest(design.indices, design.values)
         self.design_template_ = design.take(np.arange(0))
         self._warm_ = (problem, getattr(result, "last_state", None))  # for fit_more
+        self._refits_ = 0  # fit_more refits since this fit (each folds its count into its key)
         if self.method in ("gibbs", "nuts"):
             self.convergence_problems_ = check_convergence(self.idata_)
         else:
