@@ -362,7 +362,7 @@ SETTING_CASES = [
      r"method='nuts'\)"),
     ({"store": "moments", "log_likelihood": True}, r"log_likelihood=True needs every draw of w "
      r"and v, which store='moments' does not keep"),
-    ({"moves": "fast"}, r"unknown moves 'fast'; valid moves: none, groups, scale, all"),
+    ({"moves": "fast"}, r"unknown moves 'fast'; valid moves: none, groups, scale, means, all"),
     ({"moves": "all", "method": "svi"}, r"moves='all' needs method='gibbs' \(got "
      r"method='svi'\)"),
     # One device here (the four-device fits are in tests/engines/gibbs/test_mesh.py).
@@ -384,7 +384,7 @@ def test_every_estimator_checks_its_settings(estimator, settings, match):
 # -- what is accepted where a neighbouring combination is refused
 
 
-@pytest.mark.parametrize("moves", ["groups", "scale", "all"])
+@pytest.mark.parametrize("moves", ["groups", "scale", "means", "all"])
 def test_every_named_move_set_fits_and_changes_the_draws(moves):
     # The moves reach the sweep: same seed, different draws than the plain sweep's; and the
     # fit stays finite.
