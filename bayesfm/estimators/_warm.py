@@ -136,7 +136,7 @@ class WarmStartMixin:
             # and an online loop refits rows of one fixed capacity (weight-0 rows not yet
             # observed), so seed and row count alone would replay one noise sequence every
             # round (Thompson's draws then err the same way round after round).
-            refits = getattr(self, "_refits_", 0) + 1
+            refits = getattr(est, "_refits_", 0) + 1
             rs = check_random_state(est.random_state)
             key = jax.random.fold_in(jax.random.key(int(rs.randint(np.iinfo(np.int32).max))),
                                      design.n_rows)

@@ -34,7 +34,6 @@ from jax.sharding import PartitionSpec as P
 
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.engines.gibbs.mesh import ROWS, data_specs, on_rows_of_each_device, row_mesh
-from bayesfm.engines.gibbs.shifts import shear_factor_means
 from bayesfm.engines.gibbs.terms import GibbsTerm, PlainTerm, entries
 from bayesfm.engines.slice import slice_step
 from bayesfm.model.priors import FMPriors
@@ -160,15 +159,12 @@ def factor_means(key: jax.Array, params: Params, q: jax.Array, data: GibbsData,
                  term: GibbsTerm, priors: FMPriors) -> tuple[Params, jax.Array]:
     """Move every complete one-hot group's factor means against the intercept and weights.
 
-    :func:`~.shifts.shear_factor_means` for each group and factor of the plain FM's ``v``
-    (and the degree-3 term's ``v``); other terms are returned unchanged. The likelihood is
+    The term's :meth:`~.terms.GibbsTerm.mean_shear` (the plain FM's and the degree-3 term's
+    :func:`~.shifts.shear_factor_means` on ``v``; none for other terms). The likelihood is
     flat along each line, so the residual stays; returns the moved ``params`` and cache.
     """
-    if not isinstance(term, PlainTerm):
-        return params, q
-    noise = jax.random.normal(key, params["lambda_v"].shape, q.dtype)
-    params, q_shift = shear_factor_means(params, data, noise, priors)
-    return params, q.at[: term.rank].add(q_shift[:, None])
+    noise = jax.random.normal(key, (term.n_groups, term.rank), q.dtype)
+    return term.mean_shear(params, q, data, noise, priors)
 
 
 def score_scale(key: jax.Array, state: Any, data: GibbsData, latent: Any, term: GibbsTerm,

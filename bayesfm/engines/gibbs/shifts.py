@@ -59,27 +59,7 @@ def shift_factors(
     drawing ``c`` from its Normal conditional is exact. ``noise`` has shape ``(G, k)``; also
     returns the shift of every factor sum ``q[f, n]`` (the same for every row).
     """
-    gamma0, mu0 = priors.gamma0, priors.mu0
-    gof, lambda_v, v = data.group_of_feature, params["lambda_v"], params["v"]
-    rank = v.shape[1]
-    lam_j = params["lambda_w"][gof]
-    dev_j = params["w"] - params["mu_w"][gof]
-
-    def one(t: jax.Array, carry: tuple) -> tuple:
-        v, mu_v, dev_j, q_shift = carry
-        g, f = t // rank, t % rank
-        other = gof != g
-        v_f = jnp.where(other, v[:, f], 0.0)
-        prec = gamma0 * lambda_v[g, f] + jnp.sum(lam_j * v_f * v_f)
-        mean = (gamma0 * lambda_v[g, f] * (mu0 - mu_v[g, f]) + jnp.sum(lam_j * v_f * dev_j))
-        mean = mean / prec
-        c = jnp.where(data.shiftable[g], mean + noise[g, f] * lax.rsqrt(prec), 0.0)
-        v = v.at[:, f].add(jnp.where(other, 0.0, c))
-        return v, mu_v.at[g, f].add(c), dev_j - c * v_f, q_shift.at[f].add(c)
-
-    start = (v, params["mu_v"], dev_j, jnp.zeros(rank, v.dtype))
-    v, mu_v, dev_j, q_shift = lax.fori_loop(0, lambda_v.size, one, start)
-    return {**params, "w": dev_j + params["mu_w"][gof], "v": v, "mu_v": mu_v}, q_shift
+    return _factor_shears(params, data, noise, priors, centred=False)
 
 
 def shift_field_factors(
@@ -139,6 +119,17 @@ def shear_factor_means(
     is Normal and the draw exact (Liu and Sabatti 2000). ``noise`` has shape ``(G, k)``;
     also returns the shift of every factor sum ``q[f, n]`` (the same for every row).
     """
+    return _factor_shears(params, data, noise, priors, centred=True)
+
+
+def _factor_shears(
+    params: Params, data: GibbsData, noise: jax.Array, priors: FMPriors, *, centred: bool
+) -> tuple[Params, jax.Array]:
+    """Draw the shears of every group and factor in turn.
+
+    ``centred=False``: :func:`shift_factors` (``u = v``, ``w0`` stays); ``centred=True``:
+    :func:`shear_factor_means`.
+    """
     gamma0, mu0, reg0 = priors.gamma0, priors.mu0, priors.reg0
     gof, lambda_v, v = data.group_of_feature, params["lambda_v"], params["v"]
     n_groups, rank = lambda_v.shape
@@ -149,15 +140,22 @@ def shear_factor_means(
     def one(t: jax.Array, carry: tuple) -> tuple:
         v, mu_v, dev_j, w0, q_shift = carry
         g, f = t // rank, t % rank
-        others = jnp.arange(n_groups) != g
-        u_f = jnp.where(gof != g, v[:, f] - jnp.where(complete_j, mu_v[gof, f], 0.0), 0.0)
-        m = jnp.sum(jnp.where(others & data.shiftable, mu_v[:, f], 0.0))
+        other = gof != g
         lam = gamma0 * lambda_v[g, f]
-        prec = lam + jnp.sum(lam_j * u_f * u_f) + reg0 * m * m
-        mean = (lam * (mu0 - mu_v[g, f]) + jnp.sum(lam_j * u_f * dev_j) + reg0 * m * w0) / prec
-        c = jnp.where(data.shiftable[g], mean + noise[g, f] * lax.rsqrt(prec), 0.0)
-        v = v.at[:, f].add(jnp.where(gof == g, c, 0.0))
-        return v, mu_v.at[g, f].add(c), dev_j - c * u_f, w0 - c * m, q_shift.at[f].add(c)
+        if centred:
+            u_f = jnp.where(other, v[:, f] - jnp.where(complete_j, mu_v[gof, f], 0.0), 0.0)
+            m = jnp.sum(jnp.where((jnp.arange(n_groups) != g) & data.shiftable, mu_v[:, f], 0.0))
+            prec = lam + jnp.sum(lam_j * u_f * u_f) + reg0 * m * m
+            mean = lam * (mu0 - mu_v[g, f]) + jnp.sum(lam_j * u_f * dev_j) + reg0 * m * w0
+        else:
+            u_f = jnp.where(other, v[:, f], 0.0)
+            prec = lam + jnp.sum(lam_j * u_f * u_f)
+            mean = lam * (mu0 - mu_v[g, f]) + jnp.sum(lam_j * u_f * dev_j)
+        c = jnp.where(data.shiftable[g], mean / prec + noise[g, f] * lax.rsqrt(prec), 0.0)
+        v = v.at[:, f].add(jnp.where(other, 0.0, c))
+        if centred:
+            w0 = w0 - c * m
+        return v, mu_v.at[g, f].add(c), dev_j - c * u_f, w0, q_shift.at[f].add(c)
 
     start = (v, params["mu_v"], dev_j, params["w0"], jnp.zeros(rank, v.dtype))
     v, mu_v, dev_j, w0, q_shift = lax.fori_loop(0, lambda_v.size, one, start)

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from bayesfm.engines.gibbs.blocks import BlockSet, GibbsData
-from bayesfm.engines.gibbs.shifts import shift_factors, shift_field_factors
+from bayesfm.engines.gibbs.shifts import shear_factor_means, shift_factors, shift_field_factors
 from bayesfm.model.interactions import Interaction
 from bayesfm.model.priors import FMPriors
 
@@ -144,6 +144,16 @@ class GibbsTerm:
         """Exact ridge moves of the factors (after the bias moves); ``noise`` is standard normal."""
         return params, q
 
+    def mean_shear(
+        self, params: dict[str, jax.Array], q: jax.Array, data: GibbsData, noise: jax.Array,
+        priors: FMPriors,
+    ) -> tuple[dict[str, jax.Array], jax.Array]:
+        """Draw the factor-mean shear of ``moves="means"`` (none unless a term defines one).
+
+        ``noise`` is standard normal of shape ``(G, k)``.
+        """
+        return params, q
+
     def scale_cache(self, q: jax.Array, s: jax.Array) -> jax.Array:
         """Return the cache after each factor matrix of order ``m`` was scaled by ``s^(1/m)``."""
         return q * jnp.sqrt(s)
@@ -187,6 +197,13 @@ class PlainTerm(GibbsTerm):
         params, q_shift = shift_factors(params, data, noise.reshape(self.n_groups, self.rank),
                                         priors)
         # Every row holds one feature of each shifted group, so each q[f, n] moves alike.
+        return params, q.at[: self.rank].add(q_shift[:, None])
+
+    def mean_shear(  # noqa: D102
+        self, params: dict[str, jax.Array], q: jax.Array, data: GibbsData, noise: jax.Array,
+        priors: FMPriors,
+    ) -> tuple[dict[str, jax.Array], jax.Array]:
+        params, q_shift = shear_factor_means(params, data, noise, priors)
         return params, q.at[: self.rank].add(q_shift[:, None])
 
 
