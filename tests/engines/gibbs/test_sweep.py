@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from bayesfm.data import from_sparse
 from bayesfm.engines.gibbs import init, mixing_moves, prepare_data, run_gibbs, step
+from bayesfm.engines.gibbs.shifts import shear_factor_means
 from bayesfm.model import FMPriors, fm_predict
 from tests._helpers import gibbs_parts, mixed_design, onehot_rows, simulate
 
@@ -68,8 +69,6 @@ def test_a_multi_hot_group_summing_to_one_is_not_shifted(moves):
 def test_the_factor_mean_shear_keeps_every_score():
     # The shear of shear_factor_means moves w0, the weights and the one-hot groups' factors,
     # each by O(1) at these parameters, yet no score: float32 rounding leaves ~1e-6.
-    from bayesfm.engines.gibbs.shifts import shear_factor_means
-
     d, _, rng = simulate(200, [6, 8, 5], seed=4)
     data = prepare_data(d.indices, d.values, d.group_of_feature, np.zeros(200), n_groups=3)
     p = {"w0": jnp.float32(0.3), "w": jnp.asarray(rng.normal(0, 0.5, 19), jnp.float32),
