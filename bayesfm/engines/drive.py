@@ -8,11 +8,14 @@ chain, the same sweeps collected under thinning) with less around the sweep:
 on its own (about 20 small programs a fit), and with a progress bar runs one compiled call
 per sweep. Here the buffers are made on the host, and the progress bar advances once per
 twentieth of the run, each a call of one compiled loop with the bounds as arguments.
-:func:`each_chain` is how a kernel runs a batch of chains inside one sweep.
+:func:`each_chain` is how a kernel runs a batch of chains inside one sweep. The loop is
+compiled once per kernel setting and data shape and reused by later runs (a second fit,
+``fit_more``, a bandit's rounds): a kernel offers a hashable ``sweep`` for that.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Any
@@ -76,14 +79,31 @@ def sample_chains(
 
 def _loop(kernel: Any, state: Any, num_warmup: int, num_samples: int,
           thinning: int) -> tuple[Any, dict, int]:
-    """Return the jitted sweep loop ``run(state, collected, lo, hi)``, its buffers, sweeps."""
+    """Return the jitted sweep loop ``run(state, collected, lo, hi)``, its buffers, sweeps.
+
+    A kernel with a hashable ``sweep`` (bayesfm's) gets the loop from :func:`_cached_loop`,
+    so a later run with equal settings and data shapes (a second fit, ``fit_more``, a
+    bandit's next round) calls the program compiled for the first, with no new trace.
+    """
     total = num_warmup + num_samples
     n_keep = num_samples // thinning
     start = num_warmup + num_samples % thinning
+    sweep = getattr(kernel, "sweep", None)
+    if sweep is None:  # any other MCMCKernel: a new function, traced anew each run
+        run = _build_loop(lambda s: kernel.sample(s, (), {}), start, thinning)
+    else:
+        run = _cached_loop(sweep, start, thinning)
+    collected = {k: jax.device_put(np.zeros((n_keep, *np.shape(v)), v.dtype))
+                 for k, v in state.sites.items()}
+    return run, collected, total
+
+
+def _build_loop(sweep: Any, start: int, thinning: int) -> Any:
+    """Return the jitted loop over sweeps ``lo .. hi - 1``, every ``thinning``-th kept."""
 
     def body(i: jax.Array, carry: tuple) -> tuple:
         state, collected = carry
-        state = kernel.sample(state, (), {})
+        state = sweep(state)
         slot = (i - start) // thinning
 
         def put(c: dict) -> dict:
@@ -95,9 +115,17 @@ def _loop(kernel: Any, state: Any, num_warmup: int, num_samples: int,
     def run(state: Any, collected: dict, lo: jax.Array, hi: jax.Array) -> tuple:
         return lax.fori_loop(lo, hi, body, (state, collected))
 
-    collected = {k: jax.device_put(np.zeros((n_keep, *np.shape(v)), v.dtype))
-                 for k, v in state.sites.items()}
-    return run, collected, total
+    return run
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_loop(sweep: Any, start: int, thinning: int) -> Any:
+    """:func:`_build_loop` of a hashable sweep, kept for the next run with the same key.
+
+    The sweep holds no data (the data travel in the state), so a kept loop keeps only its
+    compiled programs, one per data shape; eight keys bound them.
+    """
+    return _build_loop(sweep, start, thinning)
 
 
 def _segments(total: int, progress_bar: bool) -> np.ndarray:
@@ -138,8 +166,8 @@ def _threaded(kernel: Any, rng_key: jax.Array, *, num_warmup: int, num_samples: 
                                    sites=pick(resume.sites, c))
         states.append(state)
     run, collected, total = _loop(kernel, states[0], num_warmup, num_samples, thinning)
-    lo, hi = np.int32(0), np.int32(total)
-    compiled = run.lower(states[0], collected, lo, hi).compile()
+    # Compiled (or found) before the threads start, by a run of no sweeps, and shared.
+    jax.block_until_ready(run(states[0], collected, np.int32(0), np.int32(0)))
     bounds = _segments(total, progress_bar)
     results: list[Any] = [None] * num_chains
     errors: list[BaseException] = []
@@ -151,7 +179,7 @@ def _threaded(kernel: Any, rng_key: jax.Array, *, num_warmup: int, num_samples: 
             try:
                 state, buf = states[c], collected
                 for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                    state, buf = compiled(state, buf, np.int32(a), np.int32(b))
+                    state, buf = run(state, buf, np.int32(a), np.int32(b))
                     jax.block_until_ready(buf)
                     with lock:
                         bar.update(int(b - a))

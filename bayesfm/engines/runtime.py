@@ -57,17 +57,17 @@ def _memory_maps() -> tuple[int, int] | None:
 def release_compiled_programs(fraction: float = 0.5) -> bool:
     """Drop JAX's compiled programs when the process nears its limit on memory mappings.
 
-    Every fit traces its sampler anew (a new kernel is a new function to JAX), and JAX keeps
-    every compiled program for the life of the process. On the CPU compiled programs hold
-    memory mappings (measured: about 30 for the 7 programs of a small regressor's fit, more
-    for larger samplers), and Linux allows a process ``vm.max_map_count`` of them (65,530 by
-    default): after enough fits in one process (a cross-validation loop, a long notebook, a
-    test suite) the next compilation fails to map memory and the process dies with a
-    segmentation fault. Called
-    after every fit, this clears JAX's caches (:func:`jax.clear_caches`) once the mappings
-    pass ``fraction`` of the limit, which unmaps the programs no live function needs. The
-    price is a recompilation of functions used again afterwards, a load from the persistent
-    cache (:func:`enable_compilation_cache`) for bayesfm's own.
+    Fits of new shapes or settings compile new programs (the Gibbs sweep loop is reused for
+    equal ones), and JAX keeps every compiled program for the life of the process. On the
+    CPU compiled programs hold memory mappings (measured: about 30 for the 7 programs of a
+    small regressor's fit, more for larger samplers), and Linux allows a process
+    ``vm.max_map_count`` of them (65,530 by default): after enough fits in one process (a
+    cross-validation loop, a long notebook, a test suite) the next compilation fails to map
+    memory and the process dies with a segmentation fault. Called after every fit, this
+    clears JAX's caches (:func:`jax.clear_caches`) once the mappings pass ``fraction`` of
+    the limit, which unmaps the programs no live function needs. The price is a
+    recompilation of functions used again afterwards, a load from the persistent cache
+    (:func:`enable_compilation_cache`) for bayesfm's own.
 
     Parameters
     ----------

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 from numpyro.infer.mcmc import MCMCKernel
@@ -34,7 +35,7 @@ from bayesfm.model.interactions import Interaction, get_interaction
 from bayesfm.model.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
 from bayesfm.model.priors import FMPriors
 
-__all__ = ["FMGibbs", "FMGibbsState"]
+__all__ = ["FMGibbs", "FMGibbsState", "GibbsSweep"]
 
 
 class FMGibbsState(NamedTuple):
@@ -94,6 +95,53 @@ def _check_positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer with store='moments', got {value!r}")
     return int(value)
+
+
+class GibbsSweep(NamedTuple):
+    """One sweep of every chain of an :class:`FMGibbs` kernel, as a hashable value.
+
+    Everything that shapes the compiled sweep apart from the arrays it is called with: the
+    parts (latent, term, priors, mesh), the moves, what is collected (``small`` sites,
+    ``pointwise``, the reference rows' numbers), whether the chains are batched, the warm-up
+    length and the moments store's keep plan. It holds no data, so a compiled program
+    keyed by it keeps no training rows alive; equal values trace to the same program.
+    """
+
+    latent: GibbsLatent
+    term: Any
+    priors: FMPriors
+    mesh: Mesh
+    moves: GibbsMoves
+    small: tuple[str, ...] | None
+    pointwise: bool
+    vectorized: bool
+    num_warmup: int
+    plan: stores.KeepPlan | None
+    ref_rows: tuple[int, ...] | None
+
+    def one(self, chain: GibbsState, data: GibbsData) -> tuple[GibbsState, dict]:
+        """One sweep of one chain and what is collected of it."""
+        chain = step(chain, data, latent=self.latent, term=self.term, priors=self.priors,
+                     mesh=self.mesh, moves=self.moves)
+        ref = None if self.ref_rows is None else jnp.asarray(self.ref_rows, jnp.int32)
+        return chain, _sites(chain, data, ref, self.latent, self.small, self.pointwise)
+
+    def __call__(self, state: FMGibbsState) -> FMGibbsState:  # type: ignore[override]
+        """Run one sweep of every chain (and update the running moments, if kept)."""
+        chain = state.chain._replace(rng_key=state.rng_key)
+        m, plan = state.moments, self.plan
+        if self.vectorized:
+            chain, sites = each_chain(self.one, chain, state.data)
+            if m is not None:
+                m = stores.keep(m, chain.params, m.sweep[0], 1, plan, self.num_warmup)
+                m = jax.vmap(partial(stores.welford, num_warmup=self.num_warmup))(
+                    m, chain.params)
+        else:
+            chain, sites = self.one(chain, state.data)
+            if m is not None:
+                m = stores.keep(m, chain.params, m.sweep, 0, plan, self.num_warmup)
+                m = stores.welford(m, chain.params, self.num_warmup)
+        return FMGibbsState(chain, state.data, chain.rng_key, m, sites)
 
 
 class FMGibbs(MCMCKernel):
@@ -236,12 +284,6 @@ class FMGibbs(MCMCKernel):
             names += [f"mu_{name}", f"lambda_{name}"]
         return tuple(n for n in (*names, *self.latent.sites) if n not in big)
 
-    def _one(self, chain: GibbsState, data: GibbsData) -> tuple[GibbsState, dict]:
-        """One sweep of one chain and what is collected of it."""
-        chain = step(chain, data, **self.parts, moves=self.moves)
-        ref = None if self.ref_rows is None else jax.device_put(self.ref_rows)
-        return chain, _sites(chain, data, ref, self.latent, self._small_sites(), self.pointwise)
-
     def init(
         self, rng_key: jax.Array, num_warmup: int, init_params: Any, model_args: Any,
         model_kwargs: Any,
@@ -269,22 +311,23 @@ class FMGibbs(MCMCKernel):
                                    self.plan.n_keep, self.ref_rows, batch)
         return FMGibbsState(chain, self.data, chain.rng_key, moments, sites)
 
+    @property
+    def sweep(self) -> GibbsSweep:
+        """The sweep of every chain as a hashable value (set up by :meth:`init`).
+
+        :func:`~bayesfm.engines.drive.sample_chains` keys its compiled sweep loop by it, so
+        a later fit with equal settings and data shapes reuses the program.
+        """
+        ref = None if self.ref_rows is None else tuple(int(r) for r in self.ref_rows)
+        moments = self.store == "moments"  # the only store whose sweep reads the warm-up
+        return GibbsSweep(self.latent, self.term, self.priors, self.mesh, self.moves,
+                          self._small_sites(), self.pointwise, self._vectorized,
+                          self._num_warmup if moments else 0,
+                          self.plan if moments else None, ref)
+
     def sample(self, state: FMGibbsState, model_args: Any, model_kwargs: Any) -> FMGibbsState:
         """Run one sweep of every chain (and update the running moments, if kept)."""
-        chain = state.chain._replace(rng_key=state.rng_key)
-        m = state.moments
-        if self._vectorized:
-            chain, sites = each_chain(self._one, chain, state.data)
-            if m is not None:
-                m = stores.keep(m, chain.params, m.sweep[0], 1, self.plan, self._num_warmup)
-                m = jax.vmap(partial(stores.welford, num_warmup=self._num_warmup))(
-                    m, chain.params)
-        else:
-            chain, sites = self._one(chain, state.data)
-            if m is not None:
-                m = stores.keep(m, chain.params, m.sweep, 0, self.plan, self._num_warmup)
-                m = stores.welford(m, chain.params, self._num_warmup)
-        return FMGibbsState(chain, state.data, chain.rng_key, m, sites)
+        return self.sweep(state)
 
     def collect_moments(self, moments: stores.Moments, num_chains: int) -> tuple[dict, dict]:
         """Return the running moments and the kept draws of a finished ``"moments"`` run.

@@ -195,3 +195,39 @@ def test_gibbs_agrees_with_nuts_at_full_length(x64, likelihood):
                              gibbs_samples=20000)
     assert np.all(np.abs(z) <= 3.0), z
     assert np.all(np.abs(sd_ratio - 1.0) <= 0.15), sd_ratio
+
+
+def test_a_later_run_reuses_the_compiled_loop_only_for_equal_settings():
+    """The sweep loop is cached by the kernel's settings; data never key it, settings do.
+
+    A cached program holds the settings it was traced with as constants (priors, reference
+    rows), so a run whose settings differ must not reuse it: its draws must be those of a
+    fresh process (here: the cache emptied first), bit for bit.
+    """
+    from bayesfm.engines import drive
+    from bayesfm.model.priors import FMPriors
+
+    d, eta, _ = simulate(31, [4, 3], 0)  # a shape no other test uses
+
+    def run(seed, priors=FMPriors(), ref_rows=None):
+        y = eta + np.random.default_rng(seed).normal(size=eta.shape)
+        return run_gibbs(d.indices, d.values, d.group_of_feature, y, n_groups=2, rank=2,
+                         priors=priors, ref_rows=ref_rows, num_warmup=3, num_samples=4,
+                         rng_key=jax.random.key(seed), progress_bar=False)
+
+    run(0)
+    hits = drive._cached_loop.cache_info().hits
+    run(1)  # new data, same settings and shapes: the same program
+    assert drive._cached_loop.cache_info().hits == hits + 1
+    other = FMPriors(reg0=3.0)
+    changed = [run(2, priors=other), run(2, ref_rows=[3, 5, 7])]
+    drive._cached_loop.cache_clear()
+    fresh = [run(2, priors=other)]
+    drive._cached_loop.cache_clear()
+    fresh.append(run(2, ref_rows=[3, 5, 7]))
+    for a, b in zip(changed, fresh, strict=True):
+        for k in ("w0", "w", "v", "eta_ref"):
+            if k in b:
+                np.testing.assert_array_equal(a[k], b[k])
+    # and the settings did change the draws (the check above could not pass by accident)
+    assert not np.array_equal(changed[0]["w0"], run(2)["w0"])
