@@ -202,11 +202,13 @@ def to_datatree(
         groups["log_likelihood"] = {"y": ll.reshape(n_chains, n_draws, -1)}
     dims = _dims(term)
     used = {dim for name in dims for dim in dims[name]}
+    # Arrays, not lists: ArviZ deep-copies the coordinates for every variable, element by
+    # element for a list (48,000 copies a fit with 2,625 features), at once for an array.
     coords = {
-        "feature": list(d.feature_names),
-        "group": list(d.group_names),
+        "feature": np.asarray(list(d.feature_names)),
+        "group": np.asarray(list(d.group_names)),
         "factor": np.arange(problem.rank),
-        **({"other_group": list(d.group_names)} if "other_group" in used else {}),
+        **({"other_group": np.asarray(list(d.group_names))} if "other_group" in used else {}),
         "obs": np.arange(d.n_rows),
         "ref_obs": ref,
     }
