@@ -73,6 +73,7 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         classes: Any = None,
         model: str = "fm",
         degree: int = 2,
+        model_options: dict[str, Any] | None = None,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -94,7 +95,8 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         numeric: list[str] | None = None,
     ) -> None:
         super().__init__(
-            rank, method, model=model, degree=degree, num_warmup=num_warmup,
+            rank, method, model=model, degree=degree, model_options=model_options,
+            num_warmup=num_warmup,
             num_samples=num_samples, num_chains=num_chains, thinning=thinning,
             random_state=random_state, priors=priors, parameterization=parameterization,
             guide=guide, svi_steps=svi_steps, learning_rate=learning_rate,
