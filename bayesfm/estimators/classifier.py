@@ -32,8 +32,10 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         Polya-Gamma for logit).
     link : {"probit", "logit"}, default "probit"
         ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
-    model : {"fm", "ffm"}, default "fm"
+    model : {"fm", "ffm", "ifm", "cfm"}, default "fm"
     degree : {2, 3}, default 2
+    model_options : dict, optional
+        As :class:`BayesianFMRegressor`.
     **kwargs
         As :class:`BayesianFMRegressor`.
 

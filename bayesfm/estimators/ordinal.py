@@ -38,8 +38,10 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         The ordered classes, lowest first (e.g. ``[1, 2, 3, 4, 5]``), so that a class absent
         from the training labels still gets a probability. Default: the distinct labels of
         ``y`` in increasing order, or the categories of an ordered categorical ``y``.
-    model : {"fm", "ffm"}, default "fm"
+    model : {"fm", "ffm", "ifm", "cfm"}, default "fm"
     degree : {2, 3}, default 2
+    model_options : dict, optional
+        As :class:`bayesfm.BayesianFMRegressor`.
     **kwargs
         As :class:`bayesfm.BayesianFMRegressor` (``sample_weight`` needs NUTS or SVI).
 
