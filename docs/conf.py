@@ -72,7 +72,7 @@ def _support_markdown() -> str:
     head = "| likelihood | model | " + " | ".join(
         f"`{m}`" + (f", `store=\"{s}\"`" if m == "gibbs" else "") for m, s in columns) + " |"
     lines = [head, "|" + " --- |" * (2 + len(columns))]
-    order = ["gaussian", "probit", "logit", "ordinal", "fm", "ffm", "fm3"]
+    order = ["gaussian", "probit", "logit", "ordinal", "fm", "ffm", "fm3", "ifm", "cfm"]
     rows = sorted({(c.likelihood, c.interaction) for c in cells.values()},
                   key=lambda r: tuple(order.index(x) if x in order else len(order) for x in r))
     for lik, term in rows:
@@ -82,7 +82,8 @@ def _support_markdown() -> str:
                       if not c.supported and c.method == "gibbs" and c.store == "draws"})
     notes = "".join(f"\n- {r}" for r in reasons)
     return ("\n".join(lines) + "\n\nModels: `fm` is the plain FM (`model=\"fm\", degree=2`), "
-            "`ffm` the field-aware FM, `fm3` the degree-3 FM (`degree=3`). `store=\"moments\"` "
+            "`ffm` the field-aware FM, `fm3` the degree-3 FM (`degree=3`), `ifm` the input-aware "
+            "and `cfm` the convolutional FM. `store=\"moments\"` "
             "is the Gibbs engine's memory mode; NUTS and SVI keep every draw. Why a cell says "
             "no:" + notes + "\n")
 

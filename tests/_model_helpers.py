@@ -62,6 +62,83 @@ def dense_degree3(w0, w, v, v3, X):  # noqa: ANN001, ANN201 - NumPy arrays
     return out
 
 
+def dense_ifm(w0, w, v, net, hidden, temperature, gof, X):  # noqa: ANN001, ANN201
+    """Yu et al.'s IFM written out row by row: field embeddings, the FEN, pair loops.
+
+    ``net`` holds ``fen_w0`` (G, k, H0), ``fen_b0``, ..., ``fen_w<H>`` (H_last, G). A row's
+    fields present are those with a nonzero value; every feature of field g is rescaled by
+    ``h * softmax(logits / t)[g]`` over the h present fields.
+    """
+    n_groups, k = net["fen_w0"].shape[:2]
+    out = np.empty(X.shape[0], dtype=np.float64)
+    for n, row in enumerate(X):
+        nz = np.flatnonzero(row)
+        e = np.zeros((n_groups, k))
+        present = np.zeros(n_groups, dtype=bool)
+        for i in nz:
+            e[gof[i]] += row[i] * v[i]
+            present[gof[i]] = True
+        a = e.reshape(-1)
+        for layer in range(len(hidden)):
+            W = net[f"fen_w{layer}"].reshape(a.size, -1)
+            a = np.maximum(a @ W + net[f"fen_b{layer}"], 0.0)
+        logits = a @ net[f"fen_w{len(hidden)}"].reshape(a.size, -1) / temperature
+        m = np.zeros(n_groups)
+        if present.any():
+            z = np.exp(logits[present] - logits[present].max())
+            m[present] = present.sum() * z / z.sum()
+        x = {i: m[gof[i]] * row[i] for i in nz}
+        out[n] = w0 + sum(w[i] * x[i] for i in nz)
+        for i, j in itertools.combinations(nz, 2):
+            out[n] += x[i] * x[j] * v[i] @ v[j]
+    return out
+
+
+def dense_cfm(w0, w, v, net, gof, X):  # noqa: ANN001, ANN201
+    """Xin et al.'s CFM written out: the cube of pair outer products, strided 3D convolutions.
+
+    Rows are one-hot per field. Every layer has kernel = stride 2 along each axis longer than
+    1 (kernel 1 otherwise), a zero appended to odd axes, ReLU; then the read-out ``conv_out``.
+    """
+    n_groups, k = int(np.max(gof)) + 1, v.shape[1]
+    pairs = [(g, h) for g in range(n_groups) for h in range(g + 1, n_groups)]
+    out = np.empty(X.shape[0], dtype=np.float64)
+    for n, row in enumerate(X):
+        nz = np.flatnonzero(row)
+        e = np.zeros((n_groups, k))
+        for i in nz:
+            e[gof[i]] = row[i] * v[i]
+        z = np.zeros((len(pairs), k, k, 1))
+        for p, (g, h) in enumerate(pairs):
+            for a in range(k):
+                for b in range(k):
+                    z[p, a, b, 0] = e[g, a] * e[h, b]
+        layer = 0
+        while max(z.shape[:3]) > 1:
+            W, bias = net[f"conv_w{layer}"], net[f"conv_b{layer}"]
+            kern = W.shape[:3]
+            assert kern == tuple(2 if s > 1 else 1 for s in z.shape[:3])
+            size = [-(-s // kk) for s, kk in zip(z.shape[:3], kern, strict=True)]
+            zp = np.zeros((size[0] * kern[0], size[1] * kern[1], size[2] * kern[2], z.shape[3]))
+            zp[: z.shape[0], : z.shape[1], : z.shape[2]] = z
+            new = np.zeros((*size, W.shape[-1]))
+            for o1 in range(size[0]):
+                for o2 in range(size[1]):
+                    for o3 in range(size[2]):
+                        for c in range(W.shape[-1]):
+                            acc = bias[c]
+                            for d1 in range(kern[0]):
+                                for d2 in range(kern[1]):
+                                    for d3 in range(kern[2]):
+                                        acc += zp[o1 * kern[0] + d1, o2 * kern[1] + d2,
+                                                  o3 * kern[2] + d3] @ W[d1, d2, d3, :, c]
+                            new[o1, o2, o3, c] = max(acc, 0.0)
+            z = new
+            layer += 1
+        out[n] = w0 + row @ w + z.reshape(-1) @ net["conv_out"]
+    return out
+
+
 # --- property-based tests -------------------------------------------------------------------
 
 # Derandomized: the same examples every run, so CI is reproducible.

@@ -28,6 +28,27 @@ PPC_DRAWS = 100
 CALIBRATION_CELLS = 20_000_000
 
 
+#: Command-line flags of the interaction terms' options, by model.
+MODEL_FLAGS = {"ifm": ("hidden_units", "temperature"), "cfm": ("channels",)}
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Return the estimator's ``model_options`` from ``--hidden-units``, ``--temperature``.
+
+    A flag given for a model that has no such option is an error naming the model it
+    belongs to.
+    """
+    model = getattr(args, "model", "fm")
+    given = {name: getattr(args, name) for names in MODEL_FLAGS.values() for name in names
+             if getattr(args, name, None) is not None}
+    for name in given:
+        owner = next(m for m, names in MODEL_FLAGS.items() if name in names)
+        if owner != model:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} applies to --model {owner} only (got --model {model})")
+    return given or None
+
+
 def make_estimator(args: argparse.Namespace) -> Any:
     """Build the estimator ``bayesfm fit`` fits (the Python API gets the same from these)."""
     from bayesfm import BayesianFMClassifier, BayesianFMOrdinal, BayesianFMRegressor
@@ -38,6 +59,7 @@ def make_estimator(args: argparse.Namespace) -> Any:
         svi_steps=args.svi_steps, learning_rate=args.learning_rate, batch_size=args.batch_size,
         progress_bar=False if args.no_progress else None,
         model=getattr(args, "model", "fm"), degree=getattr(args, "degree", 2),
+        model_options=model_options(args),
     )
     if args.task == "binary":
         return BayesianFMClassifier(link=args.link or "probit", **common)

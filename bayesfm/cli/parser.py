@@ -111,8 +111,18 @@ def _add_fit_parser(sub: Any) -> None:
     model.add_argument("--task", required=True, choices=["regression", "binary", "ordinal"],
                        help="regression (Gaussian likelihood), binary labels 0/1 or -1/+1 "
                        "(click-through rate) or ordinal (ordered integer classes, ratings)")
-    model.add_argument("--model", default="fm", choices=["fm", "ffm"],
-                       help="plain FM or field-aware FM over the groups (default: %(default)s)")
+    model.add_argument("--model", default="fm", choices=["fm", "ffm", "ifm", "cfm"],
+                       help="plain FM, field-aware FM over the groups, input-aware FM (a "
+                       "network rescales each row's fields) or convolutional FM (one-hot "
+                       "fields only); ifm and cfm need --method nuts or svi "
+                       "(default: %(default)s)")
+    model.add_argument("--hidden-units", type=_positive_int, nargs="+", default=None,
+                       metavar="N", help="--model ifm: units of each hidden layer of the "
+                       "factor-estimating network (default: 16)")
+    model.add_argument("--temperature", type=_positive_float, default=None, metavar="T",
+                       help="--model ifm: softmax temperature of the network (default: 1)")
+    model.add_argument("--channels", type=_positive_int, default=None, metavar="N",
+                       help="--model cfm: channels of every convolution layer (default: 4)")
     model.add_argument("--degree", type=int, default=2, choices=[2, 3],
                        help="interaction order: 3 adds the order-3 term (--model fm only) "
                        "(default: %(default)s)")

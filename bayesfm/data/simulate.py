@@ -60,6 +60,8 @@ def simulate_fm(
     model: str = "fm",
     degree: int = 2,
     link: str = "probit",
+    model_options: dict | None = None,
+    network_sd: float = 1.0,
 ) -> SimulatedFM:
     """Simulate one-hot rows and observations from the FM of DESIGN section 1.
 
@@ -90,14 +92,24 @@ def simulate_fm(
         Increasing cutpoints of the ordinal task (``C - 1`` of them). bayesfm's model fixes
         the first at 0, so planted values with ``cutpoints[0] = 0`` are directly comparable.
     seed : int
-    model : {"fm", "ffm"}
+    model : {"fm", "ffm", "ifm", "cfm"}
         ``"ffm"`` plants a field-aware FM: ``v`` of shape ``(p, G, rank)``, one vector per
         feature and other group (:mod:`bayesfm.model.interactions.field_aware`).
+        ``"ifm"`` plants an input-aware FM (a factor-estimating network rescales every
+        row's fields, :mod:`bayesfm.model.interactions.input_aware`), ``"cfm"`` a
+        convolutional FM (:mod:`bayesfm.model.interactions.convolutional`); their weight
+        arrays are drawn from the model's prior at ``lambda = 1 / network_sd**2`` and
+        returned in ``params`` under the model's site names.
     degree : {2, 3}
         ``3`` adds the order-3 ANOVA term of a second factor matrix ``v3`` (sd
         ``factor_sd``); plain FM only.
     link : {"probit", "logit"}
         Link of the binary task.
+    model_options : dict, optional
+        The planted network's options, as the estimators' ``model_options``: IFM
+        ``hidden_units`` (default ``(16,)``) and ``temperature`` (1.0); CFM ``channels`` (4).
+    network_sd : float
+        Prior standard deviation of the network weights (times ``1 / sqrt(fan_in)``).
 
     Returns
     -------
@@ -131,11 +143,23 @@ def simulate_fm(
     )
     w0 = rng.normal(0.0, 0.5)
     w = rng.normal(0.0, weight_sd, size=p)
-    if model not in ("fm", "ffm") or degree not in (2, 3) or (model, degree) == ("ffm", 3):
+    if model not in ("fm", "ffm", "ifm", "cfm") or degree not in (2, 3) or (
+            model != "fm" and degree == 3):
         raise ValueError(f"unsupported model={model!r} with degree={degree!r}")
     n_groups = len(sizes)
     v = rng.normal(0.0, factor_sd, size=(p, n_groups, rank) if model == "ffm" else (p, rank))
-    if model == "ffm":  # one feature per group: the pair (g, h) meets v[c_g, h] . v[c_h, g]
+    params: dict[str, np.ndarray] = {"w0": np.asarray(w0), "w": w, "v": v}
+    if model == "ifm":
+        net, m = _plant_ifm(rng, v[cols], dict(model_options or {}), network_sd)
+        params.update(net)
+        s = (m[..., None] * v[cols]).sum(axis=1)
+        pairs = 0.5 * (s * s - ((m[..., None] * v[cols]) ** 2).sum(axis=1)).sum(axis=1)
+        eta = w0 + (m * w[cols]).sum(axis=1) + pairs
+    elif model == "cfm":
+        net, read = _plant_cfm(rng, v[cols], dict(model_options or {}), network_sd)
+        params.update(net)
+        eta = w0 + w[cols].sum(axis=1) + read
+    elif model == "ffm":  # one feature per group: the pair (g, h) meets v[c_g, h] . v[c_h, g]
         pairs = sum(
             np.sum(v[cols[:, g], h] * v[cols[:, h], g], axis=1)
             for g in range(n_groups) for h in range(g + 1, n_groups)
@@ -143,8 +167,8 @@ def simulate_fm(
     else:
         s = v[cols].sum(axis=1)
         pairs = 0.5 * (s * s - (v[cols] ** 2).sum(axis=1)).sum(axis=1)
-    eta = w0 + w[cols].sum(axis=1) + pairs
-    params: dict[str, np.ndarray] = {"w0": np.asarray(w0), "w": w, "v": v}
+    if model in ("fm", "ffm"):
+        eta = w0 + w[cols].sum(axis=1) + pairs
     if degree == 3:
         v3 = rng.normal(0.0, factor_sd, size=(p, rank))
         a = v3[cols]  # (n, G, k); the order-3 ANOVA term over the row's G features
@@ -168,3 +192,66 @@ def simulate_fm(
     group_names = [f"field{g}" for g in range(len(sizes))]
     feature_names = [f"field{g}={j}" for g, size in enumerate(sizes) for j in range(size)]
     return SimulatedFM(X, y, eta, prob, params, groups, group_names, feature_names)
+
+
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
+def _plant_ifm(rng: np.random.Generator, e: np.ndarray, options: dict,
+               sd: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """FEN weights from the prior and the factors ``m`` (n, G) of one-hot rows ``e`` (n, G, k)."""
+    unknown = set(options) - {"hidden_units", "temperature"}
+    if unknown:
+        raise ValueError(f"unknown model_options {sorted(unknown)} for model='ifm'")
+    hidden = tuple(options.get("hidden_units", (16,)))
+    t = float(options.get("temperature", 1.0))
+    n, n_groups, rank = e.shape
+    params: dict[str, np.ndarray] = {}
+    a = e.reshape(n, -1)
+    shape_in = (n_groups, rank)
+    for layer, width in enumerate((*hidden, n_groups)):
+        fan_in = int(np.prod(shape_in))
+        wl = rng.normal(0.0, sd / np.sqrt(fan_in), size=(*shape_in, width))
+        params[f"fen_w{layer}"] = wl
+        a = a @ wl.reshape(fan_in, width)
+        if layer < len(hidden):
+            b = rng.normal(0.0, sd, size=width)
+            params[f"fen_b{layer}"] = b
+            a = _relu(a + b)
+        shape_in = (width,)
+    z = a / t
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return params, n_groups * z / z.sum(axis=1, keepdims=True)
+
+
+def _plant_cfm(rng: np.random.Generator, e: np.ndarray, options: dict,
+               sd: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Convolution weights from the prior and the read-out (n,) of one-hot rows ``e``."""
+    unknown = set(options) - {"channels"}
+    if unknown:
+        raise ValueError(f"unknown model_options {sorted(unknown)} for model='cfm'")
+    channels = int(options.get("channels", 4))
+    n, n_groups, rank = e.shape
+    g, h = np.triu_indices(n_groups, 1)
+    z = (e[:, g, :, None] * e[:, h, None, :])[..., None]  # (n, P, k, k, 1)
+    params: dict[str, np.ndarray] = {}
+    layer = 0
+    while max(z.shape[1:4]) > 1:
+        kernel = tuple(2 if s > 1 else 1 for s in z.shape[1:4])
+        pad = [(0, 0)] + [(0, s % 2 if k == 2 else 0) for s, k in zip(z.shape[1:4], kernel,
+                                                                      strict=True)] + [(0, 0)]
+        z = np.pad(z, pad)
+        c_in = z.shape[-1]
+        fan_in = int(np.prod(kernel)) * c_in
+        wl = rng.normal(0.0, sd / np.sqrt(fan_in), size=(*kernel, c_in, channels))
+        b = rng.normal(0.0, sd, size=channels)
+        nn, d1, d2, d3, c = z.shape
+        k1, k2, k3 = kernel
+        blocks = z.reshape(nn, d1 // k1, k1, d2 // k2, k2, d3 // k3, k3, c)
+        z = _relu(np.einsum("nakblcmi,klmio->nabco", blocks, wl) + b)
+        params[f"conv_w{layer}"], params[f"conv_b{layer}"] = wl, b
+        layer += 1
+    r = rng.normal(0.0, sd / np.sqrt(z.shape[-1]), size=z.shape[-1])
+    params["conv_out"] = r
+    return params, z.reshape(n, -1) @ r

@@ -70,6 +70,10 @@ class FitProblem(NamedTuple):
     def sites(self) -> tuple[str, ...]:
         """Return the model's sites that every engine returns draws of, in the model's own names."""
         term = [f"{p}{n}" for n in self.interaction.factor_names for p in ("", "mu_", "lambda_")]
+        net = self.interaction.network
+        if net:
+            term += [f"lambda_{net}", *self.interaction.network_names(
+                self.design.n_groups, self.rank)]
         return ("w0", "w", "mu_w", "lambda_w", *term, *self.likelihood.sites)
 
 

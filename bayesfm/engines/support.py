@@ -85,7 +85,7 @@ def support_table() -> list[SupportCell]:
     >>> from bayesfm.engines import support_table
     >>> cells = support_table()
     >>> sum(c.supported for c in cells), len(cells)
-    (48, 72)
+    (64, 120)
     """
     terms = [cls.name for cls in INTERACTIONS.values()]
     return [

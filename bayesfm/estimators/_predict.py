@@ -32,6 +32,8 @@ def draws_for(est: Any, X: Any, *, at_prior_means: bool = False) -> tuple[Poster
     design = est._design(X, reset=False)
     draws = draws_from_datatree(est.idata_, dtype=design.values.dtype,
                                 likelihood=est._get_likelihood())
+    draws.interaction.check_rows(design.indices, design.values, design.group_of_feature,
+                                 design.group_names)
     encoder = getattr(est, "encoder_", None)
     unseen = None if encoder is None else unseen_levels(encoder.columns_, X)
     if unseen is not None and unseen.n_new:
@@ -49,7 +51,7 @@ def summaries_for(est: Any, X: Any, prob: float | None, kind: str) -> Predictive
     draws, design = draws_for(est, X)
     s = summarize_predictions(draws, design.indices, design.values, prob=prob, kind=kind)
     n_new = draws.group_of_feature.shape[0] - est.design_template_.n_features
-    if draws.likelihood.task == "regression" and n_new > 0:
+    if draws.likelihood.task == "regression" and n_new > 0 and draws.interaction.multilinear:
         # Unseen levels: the Gaussian mean is multilinear in the new levels' independent
         # parameters, so its expectation over them is the score at their prior means (exact:
         # no Monte Carlo noise from the new levels in the mean; sd and bounds sample them).

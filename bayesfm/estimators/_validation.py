@@ -79,7 +79,7 @@ def check_params(est: Any) -> FMPriors:
     check_positive_int(est.rank, "rank")
     if est.method not in METHODS:
         raise ValueError(f"unknown method {est.method!r}; valid methods: {', '.join(METHODS)}")
-    get_interaction(est.model, est.degree)
+    get_interaction(est.model, est.degree, est.model_options)
     check_positive_int(est.num_warmup, "num_warmup", minimum=0)
     check_positive_int(est.num_samples, "num_samples")
     check_positive_int(est.num_chains, "num_chains")

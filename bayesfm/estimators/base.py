@@ -74,6 +74,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         *,
         model: str = "fm",
         degree: int = 2,
+        model_options: dict[str, Any] | None = None,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -98,6 +99,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         self.method = method
         self.model = model
         self.degree = degree
+        self.model_options = model_options
         self.num_warmup = num_warmup
         self.num_samples = num_samples
         self.num_chains = num_chains
@@ -203,8 +205,10 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         y_arr = self._check_y(y, design.n_rows)
         sw = check_sample_weight(sample_weight, design.n_rows)
         likelihood = self._get_likelihood()
-        interaction = get_interaction(self.model, self.degree)
+        interaction = get_interaction(self.model, self.degree, self.model_options)
         check_supported(likelihood, interaction, self.method, self.store)
+        interaction.check_rows(design.indices, design.values, design.group_of_feature,
+                               design.group_names)
         problem = FitProblem(design, y_arr, likelihood, interaction, int(self.rank), priors, sw)
         rs = check_random_state(self.random_state)
         key = jax.random.key(int(rs.randint(np.iinfo(np.int32).max)))

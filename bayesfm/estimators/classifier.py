@@ -32,8 +32,10 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         Polya-Gamma for logit).
     link : {"probit", "logit"}, default "probit"
         ``P(y = 1 | x) = Phi(eta)`` or ``sigmoid(eta)``.
-    model : {"fm", "ffm"}, default "fm"
+    model : {"fm", "ffm", "ifm", "cfm"}, default "fm"
     degree : {2, 3}, default 2
+    model_options : dict, optional
+        As :class:`BayesianFMRegressor`.
     **kwargs
         As :class:`BayesianFMRegressor`.
 
@@ -60,6 +62,7 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         link: str = "probit",
         model: str = "fm",
         degree: int = 2,
+        model_options: dict[str, Any] | None = None,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -81,7 +84,8 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         numeric: list[str] | None = None,
     ) -> None:
         super().__init__(
-            rank, method, model=model, degree=degree, num_warmup=num_warmup,
+            rank, method, model=model, degree=degree, model_options=model_options,
+            num_warmup=num_warmup,
             num_samples=num_samples,
             num_chains=num_chains, thinning=thinning, random_state=random_state,
             priors=priors, parameterization=parameterization, guide=guide,

@@ -38,8 +38,10 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         The ordered classes, lowest first (e.g. ``[1, 2, 3, 4, 5]``), so that a class absent
         from the training labels still gets a probability. Default: the distinct labels of
         ``y`` in increasing order, or the categories of an ordered categorical ``y``.
-    model : {"fm", "ffm"}, default "fm"
+    model : {"fm", "ffm", "ifm", "cfm"}, default "fm"
     degree : {2, 3}, default 2
+    model_options : dict, optional
+        As :class:`bayesfm.BayesianFMRegressor`.
     **kwargs
         As :class:`bayesfm.BayesianFMRegressor` (``sample_weight`` needs NUTS or SVI).
 
@@ -73,6 +75,7 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         classes: Any = None,
         model: str = "fm",
         degree: int = 2,
+        model_options: dict[str, Any] | None = None,
         num_warmup: int = 500,
         num_samples: int = 500,
         num_chains: int = 2,
@@ -94,7 +97,8 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         numeric: list[str] | None = None,
     ) -> None:
         super().__init__(
-            rank, method, model=model, degree=degree, num_warmup=num_warmup,
+            rank, method, model=model, degree=degree, model_options=model_options,
+            num_warmup=num_warmup,
             num_samples=num_samples, num_chains=num_chains, thinning=thinning,
             random_state=random_state, priors=priors, parameterization=parameterization,
             guide=guide, svi_steps=svi_steps, learning_rate=learning_rate,

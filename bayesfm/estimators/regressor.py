@@ -27,13 +27,20 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
     method : {"gibbs", "nuts", "svi"}, default "gibbs"
         Inference engine: exact blocked Gibbs (fast, the default), NUTS (small problems,
         any likelihood) or SVI (approximate, minibatches).
-    model : {"fm", "ffm"}, default "fm"
+    model : {"fm", "ffm", "ifm", "cfm"}, default "fm"
         Plain FM, or field-aware FM (one factor vector per feature and other group, with
         its own Normal-Gamma prior per group, other group and factor); the groups are the
-        fields. See :mod:`bayesfm.model.interactions`.
+        fields. ``"ifm"``: input-aware FM (a factor-estimating network rescales each row's
+        fields); ``"cfm"``: convolutional FM (3D convolutions over the cube of field-pair
+        outer products; one-hot fields only). Both need ``method="nuts"`` or ``"svi"``.
+        See :mod:`bayesfm.model.interactions`.
     degree : {2, 3}, default 2
         ``3`` adds the order-3 ANOVA kernel over a second factor matrix ``v3`` with its
         own hyperpriors (``model="fm"`` only; every engine).
+    model_options : dict, optional
+        Options of the model's neural part: ``model="ifm"`` ``hidden_units`` (list of
+        layer widths, default ``[16]``) and ``temperature`` (softmax temperature, default
+        1.0); ``model="cfm"`` ``channels`` (default 4). Other models take none.
     num_warmup, num_samples, num_chains, thinning : int
         MCMC settings (``num_samples`` is also the number of draws taken from an SVI guide).
     random_state : int, RandomState or None

@@ -4,17 +4,21 @@
 - :mod:`bayesfm.model.likelihoods`: :class:`Gaussian`, :class:`Probit`, :class:`Logit`,
   :class:`Ordinal` (by name: :func:`get_likelihood`);
 - :mod:`bayesfm.model.interactions`: :class:`PairwiseFM`, :class:`FieldAwareFM`,
-  :class:`Degree3FM` (by model and degree: :func:`get_interaction`);
+  :class:`Degree3FM`, :class:`InputAwareFM`, :class:`ConvolutionalFM` (by model, degree
+  and options: :func:`get_interaction`);
 - :mod:`bayesfm.model.fm`: :func:`fm_model`, built from one of each.
 """
 
 from bayesfm.model.fm import fm_model, fm_score, pointwise_log_likelihood
 from bayesfm.model.interactions import (
     INTERACTIONS,
+    ConvolutionalFM,
     Degree3FM,
     FactorSet,
     FieldAwareFM,
+    InputAwareFM,
     Interaction,
+    NetworkSite,
     PairwiseFM,
     anova3,
     ffm_pairwise,
@@ -41,14 +45,17 @@ __all__ = [
     "LIKELIHOODS",
     "PARAMETERIZATIONS",
     "Binary",
+    "ConvolutionalFM",
     "Degree3FM",
     "FMPriors",
     "FactorSet",
     "FieldAwareFM",
     "Gaussian",
+    "InputAwareFM",
     "Interaction",
     "Likelihood",
     "Logit",
+    "NetworkSite",
     "Ordinal",
     "PairwiseFM",
     "Probit",

@@ -31,7 +31,30 @@ from bayesfm.model.priors import (
     sample_members,
 )
 
-__all__ = ["fm_model", "fm_score", "pointwise_log_likelihood"]
+__all__ = ["fm_model", "fm_score", "pointwise_log_likelihood", "sample_network"]
+
+
+def sample_network(
+    interaction: Interaction, n_groups: int, rank: int, priors: FMPriors
+) -> dict[str, jax.Array]:
+    """Sample the neural part of a term: ``lambda_<net>`` per layer, then every weight array.
+
+    ``lambda_<net>[l] ~ Gamma(a0, b0)``; a weight array of layer ``l`` with ``fan_in``
+    inputs per unit is ``Normal(0, 1 / sqrt(lambda_<net>[l] * fan_in))`` (global sites,
+    outside every plate). Nothing for terms without a network.
+    """
+    sites = interaction.network_sites(n_groups, rank)
+    if not sites:
+        return {}
+    n_layers = interaction.n_layers(n_groups, rank)
+    lam = numpyro.sample(f"lambda_{interaction.network}",
+                         dist.Gamma(priors.a0, priors.b0).expand([n_layers]).to_event(1))
+    out = {}
+    for site in sites:
+        sd = jax.lax.rsqrt(lam[site.layer] * site.fan_in)
+        out[site.name] = numpyro.sample(
+            site.name, dist.Normal(0.0, sd).expand(list(site.shape)).to_event(len(site.shape)))
+    return out
 
 
 def fm_score(
@@ -40,8 +63,12 @@ def fm_score(
     indices: jax.Array,
     values: jax.Array,
     group_of_feature: jax.Array,
+    n_groups: int | None = None,
 ) -> jax.Array:
     """Return the FM score ``eta_n = w0 + sum_i w_i x_ni + t(x_n)`` of padded rows for one draw.
+
+    The input-aware FM first rescales the values (:meth:`Interaction.row_values`), for the
+    linear term too. ``n_groups`` (static) is needed by the terms with a neural part.
 
     Examples
     --------
@@ -53,8 +80,11 @@ def fm_score(
     >>> float(eta[0])
     3.5
     """
+    values = interaction.row_values(params, indices, values, group_of_feature,
+                                    n_groups=n_groups)
     linear = fm_linear(params["w0"], params["w"], indices, values)
-    return linear + interaction.score(params, indices, values, group_of_feature)
+    return linear + interaction.score(params, indices, values, group_of_feature,
+                                      n_groups=n_groups)
 
 
 def pointwise_log_likelihood(
@@ -106,7 +136,8 @@ def fm_model(
         :mod:`bayesfm.model.likelihoods.ordinal`; ``y`` holds class codes
         ``0 .. n_classes-1``) or a :class:`~bayesfm.model.Likelihood`.
     interaction : str or Interaction
-        ``"fm"`` (plain) or ``"ffm"`` (field-aware), at ``degree``; or an
+        ``"fm"`` (plain), ``"ffm"`` (field-aware), ``"ifm"`` (input-aware) or ``"cfm"``
+        (convolutional), at ``degree`` and with default options; or an
         :class:`~bayesfm.model.Interaction`.
     degree : {2, 3}
         Highest interaction order, when ``interaction`` is a name.
@@ -147,7 +178,7 @@ def fm_model(
     args = (indices, values, group_of_feature, y, n_groups, rank, lik, term, sample_weight,
             priors, subsample_size)
     if parameterization == "noncentered":
-        config = {name: LocScaleReparam(0.0) for name in ("w", *term.factor_names)}
+        config = {name: LocScaleReparam(0.0) for name in ("w", *term.score_sites(n_groups, rank))}
         with numpyro.handlers.reparam(config=config):
             _fm_body(*args)
     else:
@@ -184,13 +215,14 @@ def _fm_body(
         params["w"] = sample_members("w", mu_w, lambda_w, gof, 0)
         for name, event in events.items():
             params[name] = sample_members(name, *hyper[name], gof, len(event))
+    params.update(sample_network(interaction, n_groups, rank, priors))
     own = likelihood.sample_sites(priors)
 
     with numpyro.plate("obs", n_rows, subsample_size=subsample_size, dim=-1) as rows:
         sub = subsample_size is not None
         idx = jnp.asarray(indices[rows] if sub else indices)
         val = jnp.asarray(values[rows] if sub else values)
-        eta = fm_score(params, interaction, idx, val, gof)
+        eta = fm_score(params, interaction, idx, val, gof, n_groups)
         obs = None if y is None else (y[rows] if sub else y)
         d = likelihood.distribution(eta, own)
         if sample_weight is None:

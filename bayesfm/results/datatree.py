@@ -14,6 +14,7 @@ of what a prediction needs, which every prediction then uses).
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any
 
@@ -99,8 +100,8 @@ def keeps_pointwise(
     return setting is True or (setting == "auto" and n_rows * n_draws * 4 <= budget_bytes)
 
 
-def _dims(interaction: Interaction) -> dict[str, list[str]]:
-    return {**DIMS, **interaction.site_dims()}
+def _dims(interaction: Interaction, n_groups: int, rank: int) -> dict[str, list[str]]:
+    return {**DIMS, **interaction.site_dims(n_groups, rank)}
 
 
 def to_datatree(
@@ -159,7 +160,8 @@ def to_datatree(
             raise ValueError(f"a store='moments' result must carry eta_ref on {len(ref)} rows "
                              "(bayesfm.engines.reference_rows)")
     else:
-        names = ("w0", "w", *term.factor_names, *lik.prediction_sites)
+        names = ("w0", "w", *term.score_sites(d.n_groups, problem.rank),
+                 *lik.prediction_sites)
         draws = PosteriorDraws({k: jax.device_put(_flat(samples[k])) for k in names}, lik,
                                term, jax.device_put(d.group_of_feature))
         if not tracked:  # computed from the draws
@@ -200,7 +202,7 @@ def to_datatree(
     }
     if ll is not None:
         groups["log_likelihood"] = {"y": ll.reshape(n_chains, n_draws, -1)}
-    dims = _dims(term)
+    dims = _dims(term, d.n_groups, problem.rank)
     used = {dim for name in dims for dim in dims[name]}
     # Arrays, not lists: ArviZ deep-copies the coordinates for every variable, element by
     # element for a list (48,000 copies a fit with 2,625 features), at once for an array.
@@ -209,6 +211,7 @@ def to_datatree(
         "group": np.asarray(list(d.group_names)),
         "factor": np.arange(problem.rank),
         **({"other_group": np.asarray(list(d.group_names))} if "other_group" in used else {}),
+        **({"out_group": np.asarray(list(d.group_names))} if "out_group" in used else {}),
         "obs": np.arange(d.n_rows),
         "ref_obs": ref,
     }
@@ -223,6 +226,8 @@ def to_datatree(
         **({"n_classes": int(n_classes)} if n_classes is not None else {}),
         "model": term.model,
         "degree": term.degree,
+        **({"model_options": json.dumps(term.options(), sort_keys=True)}
+           if term.options() else {}),
         **{f"prior_{k}": float(v) for k, v in problem.priors._asdict().items()},
         **(attrs or {}),
     }
@@ -287,8 +292,13 @@ def likelihood_of(dt: xr.DataTree) -> Likelihood:
 
 
 def interaction_of(dt: xr.DataTree) -> Interaction:
-    """Return the interaction term a DataTree was fitted with, from its attributes."""
-    return get_interaction(str(dt.attrs.get("model", "fm")), int(dt.attrs.get("degree", 2)))
+    """Return the interaction term a DataTree was fitted with, from its attributes.
+
+    A term's options are the JSON attribute ``model_options`` (absent for terms without).
+    """
+    options = dt.attrs.get("model_options")
+    return get_interaction(str(dt.attrs.get("model", "fm")), int(dt.attrs.get("degree", 2)),
+                           None if options is None else json.loads(str(options)))
 
 
 def draws_from_datatree(
@@ -308,8 +318,11 @@ def draws_from_datatree(
         a = _flat(np.asarray(post[name].values))
         return jax.device_put(a if dtype is None else np.asarray(a, dtype=dtype))
 
-    names = ("w0", "w", *term.factor_names, *lik.prediction_sites)
-    gof = jax.device_put(np.asarray(dt["constant_data"]["group_of_feature"].values))
+    gof_np = np.asarray(dt["constant_data"]["group_of_feature"].values)
+    n_groups = max(int(np.max(gof_np, initial=-1)) + 1, 1)
+    names = ("w0", "w", *term.score_sites(n_groups, int(dt.attrs.get("rank", 1))),
+             *lik.prediction_sites)
+    gof = jax.device_put(gof_np)
     return PosteriorDraws({n: get(n) for n in names}, lik, term, gof)
 
 

@@ -41,8 +41,9 @@ class PosteriorDraws(NamedTuple):
     Attributes
     ----------
     params : dict of str to array
-        ``w0`` (S,), ``w`` (S, p), the factor matrices (S, p, ...) and the likelihood's
-        prediction sites (``tau`` (S,), ``cutpoints`` (S, C-1)).
+        ``w0`` (S,), ``w`` (S, p), the factor matrices (S, p, ...), a neural part's weight
+        arrays (S, ...) and the likelihood's prediction sites (``tau`` (S,), ``cutpoints``
+        (S, C-1)).
     likelihood : Likelihood
     interaction : Interaction
     group_of_feature : int array of shape (p,)
@@ -52,6 +53,11 @@ class PosteriorDraws(NamedTuple):
     likelihood: Likelihood
     interaction: Interaction
     group_of_feature: jax.Array
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups ``G`` (every group holds at least one feature)."""
+        return max(int(np.max(np.asarray(self.group_of_feature), initial=-1)) + 1, 1)
 
     @property
     def n_draws(self) -> int:
@@ -70,14 +76,19 @@ class PosteriorDraws(NamedTuple):
     def rows_per_chunk(self, max_nnz: int, extra: int = 1, budget_bytes: int = BUDGET_BYTES) -> int:
         """Rows per chunk so that the gathered factors of a chunk fit in ``budget_bytes``."""
         p = self.group_of_feature.shape[0]
-        n_groups = int(np.max(np.asarray(self.group_of_feature), initial=-1)) + 1
-        shapes = self.interaction.site_shapes(p, max(n_groups, 1), 1)
+        shapes = self.interaction.site_shapes(p, self.n_groups, 1)
         # Factor values gathered per stored entry: the event sizes, with the rank read off
         # the draws themselves (site_shapes at rank 1 gives the size per factor).
         width = 0
         for fs in self.interaction.factor_sets:
             per_factor = int(np.prod(shapes[fs.name][1:]))
             width += per_factor * int(self.params[fs.name].shape[-1])
+        if self.interaction.network:
+            # A network's activations per row and draw (the CFM cube) can dwarf the
+            # gathered factors: count them, spread over the row's stored entries.
+            k = int(self.params[self.interaction.factor_names[0]].shape[-1])
+            acts = self.interaction.activations_per_row(self.n_groups, k)
+            width += -(-acts // max(max_nnz, extra, 1))
         return chunk_size(self.n_draws, max(max_nnz, extra), width, budget_bytes)
 
 
@@ -96,10 +107,10 @@ def chunk_size(n_draws: int, width: int, rank: int, budget_bytes: int = BUDGET_B
     return int(max(1, min(65536, budget_bytes // per_row)))
 
 
-@partial(jax.jit, static_argnames=("interaction",))
+@partial(jax.jit, static_argnames=("interaction", "n_groups"))
 def _eta_block(
     params: dict[str, jax.Array], indices: jax.Array, values: jax.Array,
-    group_of_feature: jax.Array, interaction: Interaction,
+    group_of_feature: jax.Array, interaction: Interaction, n_groups: int,
 ) -> jax.Array:
     """Scores ``(draws, rows)`` of a chunk, one draw after another.
 
@@ -107,8 +118,8 @@ def _eta_block(
     one large gather that XLA's CPU backend runs 5x slower than the per-draw loop (195 draws
     x 8,192 rows x rank 10: 0.36 s against 0.07 s).
     """
-    return jax.lax.map(lambda p: fm_score(p, interaction, indices, values, group_of_feature),
-                       params)
+    return jax.lax.map(
+        lambda p: fm_score(p, interaction, indices, values, group_of_feature, n_groups), params)
 
 
 def _bucket(n: int, cap: int) -> int:
@@ -138,7 +149,7 @@ def eta_chunks(
             idx = np.concatenate([idx, np.zeros((pad, idx.shape[1]), idx.dtype)])
             val = np.concatenate([val, np.zeros((pad, val.shape[1]), val.dtype)])
         eta = _eta_block(fm_params, jax.device_put(idx), jax.device_put(val),
-                         draws.group_of_feature, draws.interaction)
+                         draws.group_of_feature, draws.interaction, draws.n_groups)
         yield slice(start, stop), np.asarray(eta)[:, : stop - start]
 
 

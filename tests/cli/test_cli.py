@@ -313,3 +313,36 @@ def test_inputs_without_test_labels_and_with_test_only_features(tmp_path):
     data = read_libfm_inputs(args, tmp_path / "tr.libfm", tmp_path / "te.libfm")
     assert data.X_train.shape == (2, 8) and data.X_test.shape == (1, 8)
     np.testing.assert_array_equal(data.y_train, [1, 0])
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (["--model", "ifm"], ["method='gibbs' has no sampler for the 'ifm' interaction term",
+                              "use method='nuts' or 'svi'"]),
+        (["--model", "fm", "--hidden-units", "8"], ["--hidden-units applies to --model ifm"]),
+        (["--model", "ifm", "--channels", "2"], ["--channels applies to --model cfm"]),
+        (["--model", "ifm", "--temperature", "0"], ["argument --temperature"]),
+    ],
+)
+def test_network_model_flags_are_checked(libfm_files, capsys, extra, needles):
+    argv = ["fit", "--train", str(libfm_files / "train.libfm"), "--test",
+            str(libfm_files / "test.libfm"), "--task", "binary", "--out", "unused", *extra]
+    rc, err = run(argv, capsys)
+    assert_one_line_error(rc, err, *needles)
+
+
+@pytest.mark.slow  # 210 s on the shared 2-core host under load: the whole fit command
+def test_fit_ifm_with_svi_passes_its_options(libfm_files, tmp_path, capsys):
+    from bayesfm import load
+
+    rc = main(["fit", "--train", str(libfm_files / "train.libfm"), "--test",
+               str(libfm_files / "test.libfm"), "--task", "binary", "--method", "svi",
+               "--svi-steps", "200", "--model", "ifm", "--hidden-units", "4", "2",
+               "--temperature", "2", "--out", str(tmp_path / "o"), "--save",
+               str(tmp_path / "m.bfm"), *FAST])
+    assert rc == 0, capsys.readouterr().err
+    fm = load(tmp_path / "m.bfm")
+    assert fm.model == "ifm"
+    assert fm.model_options == {"hidden_units": [4, 2], "temperature": 2.0}
+    assert (tmp_path / "o" / "predictions.csv").exists()

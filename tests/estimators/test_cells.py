@@ -37,7 +37,8 @@ from bayesfm.engines import support_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-_TERMS = {"fm": ("fm", 2), "ffm": ("ffm", 2), "fm3": ("fm", 3)}
+_TERMS = {"fm": ("fm", 2), "ffm": ("ffm", 2), "fm3": ("fm", 3), "ifm": ("ifm", 2),
+          "cfm": ("cfm", 2)}
 _TASKS = {"gaussian": "regression", "probit": "binary", "logit": "binary", "ordinal": "ordinal"}
 _ENGINE = {
     "gibbs": dict(num_warmup=300, num_samples=300, num_chains=1),
@@ -80,10 +81,10 @@ REFUSED = [pytest.param(c, id=_id(c)) for c in CELLS if not c.supported]
 
 def test_the_table_has_every_cell_once():
     keys = [(c.likelihood, c.interaction, c.method, c.store) for c in CELLS]
-    assert len(keys) == len(set(keys)) == 4 * 3 * 3 * 2
-    # Gibbs samples every likelihood with every term in both stores; NUTS and SVI every
-    # likelihood and term with draws.
-    assert sum(c.supported for c in CELLS) == 4 * 3 * 2 + 4 * 3 * 2
+    assert len(keys) == len(set(keys)) == 4 * 5 * 3 * 2
+    # Gibbs samples every likelihood with the three terms without a network in both stores;
+    # NUTS and SVI every likelihood and term (IFM and CFM included) with draws.
+    assert sum(c.supported for c in CELLS) == 4 * 3 * 2 + 4 * 5 * 2
 
 
 @pytest.mark.parametrize("cell", REFUSED)

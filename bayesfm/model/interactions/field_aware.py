@@ -78,6 +78,6 @@ class FieldAwareFM(Interaction):
 
     def score(  # noqa: D102
         self, params: Mapping[str, jax.Array], indices: jax.Array, values: jax.Array,
-        group_of_feature: jax.Array,
+        group_of_feature: jax.Array, *, n_groups: int | None = None,
     ) -> jax.Array:
         return ffm_pairwise(params["v"], group_of_feature, indices, values)

@@ -75,6 +75,6 @@ class PairwiseFM(Interaction):
 
     def score(  # noqa: D102
         self, params: Mapping[str, jax.Array], indices: jax.Array, values: jax.Array,
-        group_of_feature: jax.Array,
+        group_of_feature: jax.Array, *, n_groups: int | None = None,
     ) -> jax.Array:
         return fm_pairwise(params["v"], indices, values)
