@@ -9,6 +9,7 @@ from bayesfm.data.datasets import (
 )
 from bayesfm.data.design import Design, check_finite, from_sparse, padded_rows
 from bayesfm.data.encoder import FMEncoder
+from bayesfm.data.implicit import ImplicitRows, sample_negatives
 from bayesfm.data.libfm import read_libffm, read_libfm, write_libfm
 from bayesfm.data.simulate import SimulatedFM, simulate_fm
 from bayesfm.data.unseen import UnseenLevels, UnseenLevelWarning, unseen_levels, warn_unseen
@@ -17,6 +18,7 @@ __all__ = [
     "DatasetInfo",
     "Design",
     "FMEncoder",
+    "ImplicitRows",
     "IntegerColumnWarning",
     "check_finite",
     "from_sparse",
@@ -27,6 +29,7 @@ __all__ = [
     "SimulatedFM",
     "read_libffm",
     "read_libfm",
+    "sample_negatives",
     "simulate_fm",
     "unseen_levels",
     "UnseenLevels",
