@@ -6,6 +6,7 @@ from bayesfm.data.datasets import (
     load_frappe,
     load_movielens_1m_half,
     load_movielens_100k,
+    load_movielens_ratings,
 )
 from bayesfm.data.design import Design, check_finite, from_sparse, padded_rows
 from bayesfm.data.encoder import FMEncoder
@@ -24,6 +25,7 @@ __all__ = [
     "from_sparse",
     "load_frappe",
     "load_movielens_100k",
+    "load_movielens_ratings",
     "load_movielens_1m_half",
     "padded_rows",
     "SimulatedFM",

@@ -8,12 +8,14 @@ The end-to-end test plants two taste clusters (users 0-9 like items 0-9, users 1
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from bayesfm import BayesianFMClassifier
-from bayesfm.data import sample_negatives
+from bayesfm.data import load_movielens_ratings, sample_negatives
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -116,3 +118,20 @@ def test_fit_on_sampled_negatives_then_recommend_finds_the_cluster(link):
     assert not seen[np.arange(20)[:, None], rec.items].any()
     in_cluster = (rec.items >= 10) == (np.arange(20) >= 10)[:, None]
     assert in_cluster.mean() > 0.8
+
+
+def test_ratings_log_loader_on_fake_files(tmp_path: Path) -> None:
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_text("3\t2\t4\t103\n1\t5\t2\t104\n")
+    log = load_movielens_ratings("ml-100k", path=tmp_path, download=False)
+    assert log.values.tolist() == [[2, 1, 4, 103], [0, 4, 2, 104]]
+    assert log.attrs == {"n_users": 3, "n_items": 5}
+    (tmp_path / "ml-1m-half").mkdir()
+    (tmp_path / "ml-1m-half" / "ratings.dat").write_text("5::10::4::7\n2::3::5::8\n5::3::1::9\n")
+    log = load_movielens_ratings("ml-1m-half", path=tmp_path, download=False)
+    assert log.values.tolist() == [[1, 1, 4, 7], [0, 0, 5, 8], [1, 0, 1, 9]]
+    assert log.attrs == {"n_users": 2, "n_items": 2}
+    with pytest.raises(ValueError, match="name must be"):
+        load_movielens_ratings("ml-10m", path=tmp_path)
+    with pytest.raises(FileNotFoundError, match="BAYESFM_DATA"):
+        load_movielens_ratings("ml-100k", path=tmp_path / "none", download=False)
