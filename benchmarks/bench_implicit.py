@@ -106,11 +106,11 @@ def grids(quick: bool) -> dict[str, list[dict]]:
                             iterations=[100]),
                 "bayesfm": grid(rank=[8], k=[2], sweeps=[40])}
     return {
-        "ALS": grid(factors=[32, 64, 128], regularization=[0.01, 0.1, 1.0, 10.0],
-                    alpha=[1.0, 5.0, 20.0], iterations=[15, 30]),
-        "BPR": grid(factors=[32, 128], learning_rate=[0.003, 0.01, 0.03],
+        "ALS": grid(factors=[32, 64, 128], regularization=[1.0, 3.0, 10.0, 30.0],
+                    alpha=[1.0, 3.0, 10.0], iterations=[15, 30]),
+        "BPR": grid(factors=[32, 128], learning_rate=[0.001, 0.003, 0.01],
                     regularization=[0.001, 0.01], iterations=[100, 300]),
-        "bayesfm": grid(rank=[16, 32], k=[4, 16], sweeps=[100, 200]),
+        "bayesfm": grid(rank=[16, 32], k=[8, 16], sweeps=[100, 200]),
     }
 
 
