@@ -6,9 +6,11 @@ from bayesfm.data.datasets import (
     load_frappe,
     load_movielens_1m_half,
     load_movielens_100k,
+    load_movielens_ratings,
 )
 from bayesfm.data.design import Design, check_finite, from_sparse, padded_rows
 from bayesfm.data.encoder import FMEncoder
+from bayesfm.data.implicit import ImplicitRows, sample_negatives
 from bayesfm.data.libfm import read_libffm, read_libfm, write_libfm
 from bayesfm.data.simulate import SimulatedFM, simulate_fm
 from bayesfm.data.unseen import UnseenLevels, UnseenLevelWarning, unseen_levels, warn_unseen
@@ -17,16 +19,19 @@ __all__ = [
     "DatasetInfo",
     "Design",
     "FMEncoder",
+    "ImplicitRows",
     "IntegerColumnWarning",
     "check_finite",
     "from_sparse",
     "load_frappe",
     "load_movielens_100k",
+    "load_movielens_ratings",
     "load_movielens_1m_half",
     "padded_rows",
     "SimulatedFM",
     "read_libffm",
     "read_libfm",
+    "sample_negatives",
     "simulate_fm",
     "unseen_levels",
     "UnseenLevels",

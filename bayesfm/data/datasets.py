@@ -36,6 +36,7 @@ __all__ = [
     "load_frappe",
     "load_movielens_100k",
     "load_movielens_1m_half",
+    "load_movielens_ratings",
 ]
 
 FRAPPE_FIELDS = ("user", "item", "daytime", "weekday", "isweekend", "homework", "cost",
@@ -273,6 +274,70 @@ def load_movielens_1m_half(
     tr, te = perm[:cut], perm[cut:]
     info = _user_item_info(f"ml-1m-half/seed{seed}", users.tolist(), items.tolist())
     return X[tr], y[tr], X[te], y[te], info
+
+
+def load_movielens_ratings(
+    name: Literal["ml-100k", "ml-1m-half"] = "ml-100k",
+    path: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+) -> pd.DataFrame:
+    """Load every rating of MovieLens 100K or of ML-1M's first half, with its time stamp.
+
+    The interaction log behind the splits of :mod:`bayesfm.metrics` (leave-one-out takes each
+    user's latest) and :func:`bayesfm.data.sample_negatives`: ML-100K's ``u.data``, or the
+    ``ratings.dat`` of :func:`load_movielens_1m_half`, in file order, unsplit.
+
+    Parameters
+    ----------
+    name : {"ml-100k", "ml-1m-half"}, default "ml-100k"
+    path : str or path, optional
+        Folder holding ``ml-100k/`` or ``ml-1m-half/`` (or that folder itself).
+    download : bool, default True
+        Whether to download the GroupLens archive when the data are not found.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``user`` and ``item`` (0-based codes: ML-100K's ids minus one; for ML-1M,
+        the positions in ``np.unique`` of the ids, as :func:`load_movielens_1m_half` codes
+        them), ``rating`` (1-5) and ``timestamp`` (seconds), all int64; ``attrs`` hold
+        ``n_users`` and ``n_items``.
+
+    Examples
+    --------
+    >>> from bayesfm.data import load_movielens_ratings
+    >>> log = load_movielens_ratings("ml-100k")  # doctest: +SKIP
+    >>> len(log), log.attrs["n_users"], log.attrs["n_items"]  # doctest: +SKIP
+    (100000, 943, 1682)
+
+    """
+    if name == "ml-100k":
+        help_text = _how_to_get("MovieLens 100K", "ml-100k", GROUPLENS + "ml-100k.zip (unzip it)")
+        d = _locate("ml-100k", ["u.data"], path, download, _fetch_ml100k, help_text)
+        file = d / "u.data"
+        raw = _int_columns(_read_table(file, "\t", 4), [0, 1, 2, 3], file)
+        u, i = raw[:, 0] - 1, raw[:, 1] - 1
+        if u.min() < 0 or i.min() < 0:
+            raise ValueError(f"{file}: user and item IDs start at 1")
+        n_users, n_items = int(u.max()) + 1, int(i.max()) + 1
+    elif name == "ml-1m-half":
+        help_text = _how_to_get(
+            "the first half of MovieLens 1M", "ml-1m-half",
+            GROUPLENS + "ml-1m.zip (keep the first 487,515 lines of ratings.dat)",
+        )
+        d = _locate("ml-1m-half", ["ratings.dat"], path, download, _fetch_ml1m_half, help_text)
+        file = d / "ratings.dat"
+        raw = _int_columns(_read_table(file, ":", 7), [0, 2, 4, 6], file)
+        users, u = np.unique(raw[:, 0], return_inverse=True)
+        items, i = np.unique(raw[:, 1], return_inverse=True)
+        n_users, n_items = len(users), len(items)
+    else:
+        raise ValueError(f"name must be 'ml-100k' or 'ml-1m-half', got {name!r}")
+    log = pd.DataFrame({"user": u.astype(np.int64), "item": i.astype(np.int64),
+                        "rating": raw[:, 2], "timestamp": raw[:, 3]})
+    log.attrs.update(n_users=n_users, n_items=n_items)
+    return log
 
 
 def load_frappe(
