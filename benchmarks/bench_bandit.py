@@ -26,8 +26,8 @@ expected regret of one Thompson round under each (is the draw stale or too wide?
 
 Round 0 shows every user ``--start-views`` random items (1, as in the notebook); with few
 users one view each can hold no click at all, which the first fit refuses (a classifier needs
-both labels). A game costs about 1.5 s a round on
-one core, mostly the sweep loop traced and lowered again by every ``fit_more`` call.
+both labels). Every ``fit_more`` of a round reuses the compiled sweep loop of the first
+(its settings and shapes are equal), so a 12-round game of one seed costs about 6 s.
 """
 
 from __future__ import annotations
