@@ -352,7 +352,7 @@ def test_every_bad_input_is_listed_once():
 
 ESTIMATORS = [BayesianFMRegressor, BayesianFMClassifier, BayesianFMOrdinal]
 SETTING_CASES = [
-    ({"model": "ffx"}, r"unknown model 'ffx'; valid models: fm, ffm"),
+    ({"model": "ffx"}, r"unknown model 'ffx'; valid models: fm, cfm, ffm, ifm"),
     ({"degree": 4}, r"degree must be one of \(2, 3\), got 4"),
     ({"model": "ffm", "degree": 3},
      r"degree=3 is implemented for model='fm' only, got model='ffm'"),
