@@ -18,6 +18,7 @@ from bayesfm.engines.gibbs.mesh import (
     padded_rows,
     place,
     replicated,
+    row_bucket,
     row_mesh,
     row_sharded,
 )
@@ -58,7 +59,7 @@ class GibbsData(NamedTuple):
 def prepare_data(
     indices: Any, values: Any, group_of_feature: Any, y: Any, *, n_groups: int,
     sample_weight: Any = None, dtype: Any = None, layout: str = "auto", mesh: Any = None,
-    process_rows: bool = False,
+    process_rows: bool = False, bucket_rows: bool = False,
 ) -> GibbsData:
     """Build the :class:`GibbsData` of a design (host-side, once per design).
 
@@ -71,7 +72,10 @@ def prepare_data(
     the rows do not split evenly, zero-weight rows are appended (``y = 0``, no features), so
     ``weight`` is then an array even without ``sample_weight``; they contribute nothing.
     ``process_rows``: the rows are this process's share of a fit over several processes
-    (the input layout of :mod:`bayesfm.engines.hosts`).
+    (the input layout of :mod:`bayesfm.engines.hosts`). ``bucket_rows``: pad the rows (and a
+    compact block set's entries per block) up to their shape bucket
+    (:func:`~bayesfm.engines.gibbs.mesh.row_bucket`) the same way, so that designs of nearby
+    sizes share one compiled sweep; ignored with ``process_rows``.
 
     Examples
     --------
@@ -98,7 +102,9 @@ def prepare_data(
     sets, shiftable = block_sets(indices, values, gof, n_groups=n_groups, weight=weight,
                                  dtype=dtype, layout=layout, on_device=False,
                                  combine=processes)
-    n_pad = n_rows if process_rows else padded_rows(n_rows, mesh)
+    bucket = bucket_rows and not process_rows
+    n_pad = n_rows if process_rows else padded_rows(
+        row_bucket(n_rows) if bucket else n_rows, mesh)
     if n_pad > n_rows:  # zero-weight padding rows: every sum over rows skips them
         weight = np.ones(n_rows, dtype) if weight is None else weight
         weight = np.concatenate([weight, np.zeros(n_pad - n_rows, dtype)])
@@ -110,7 +116,8 @@ def prepare_data(
         weight=None if weight is None else place(weight, split, process_rows),
         group_of_feature=place(gof.astype(np.int32), rep, process_rows),
         group_size=place(np.bincount(gof, minlength=n_groups).astype(dtype), rep, process_rows),
-        blocks=tuple(lay_out_block_set(bs, n_rows, mesh, weight is not None, processes)
+        blocks=tuple(lay_out_block_set(bs, n_rows, mesh, weight is not None, processes,
+                                       n_pad=n_pad, bucket=bucket)
                      for bs in sets),
     )
 

@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 from numpyro.infer.mcmc import MCMCKernel
@@ -45,7 +44,9 @@ class FMGibbsState(NamedTuple):
     enters the compiled sweep as an argument), the key ``MCMC`` reads and replaces, the
     running moments (``store="moments"``) and ``sites``, what ``MCMC`` collects of the draw
     (its ``sample_field``: the sites, or in the ``"moments"`` mode the small ones and
-    ``eta_ref``, plus ``log_likelihood`` and the latent part's statistics).
+    ``eta_ref``, plus ``log_likelihood`` and the latent part's statistics) and ``ref``, the
+    rows whose scores are collected as ``eta_ref`` (an argument of the compiled sweep, like
+    the data, so another choice of rows does not compile it again).
     """
 
     chain: GibbsState
@@ -53,6 +54,7 @@ class FMGibbsState(NamedTuple):
     rng_key: jax.Array
     moments: stores.Moments | None
     sites: dict[str, jax.Array]
+    ref: jax.Array | None = None
 
 
 def _sites(
@@ -102,7 +104,7 @@ class GibbsSweep(NamedTuple):
 
     Everything that shapes the compiled sweep apart from the arrays it is called with: the
     parts (latent, term, priors, mesh), the moves, what is collected (``small`` sites,
-    ``pointwise``, the reference rows' numbers), whether the chains are batched, the warm-up
+    ``pointwise``, whether reference rows are tracked), whether the chains are batched, the warm-up
     length and the moments store's keep plan. It holds no data, so a compiled program
     keyed by it keeps no training rows alive; equal values trace to the same program.
     """
@@ -117,31 +119,33 @@ class GibbsSweep(NamedTuple):
     vectorized: bool
     num_warmup: int
     plan: stores.KeepPlan | None
-    ref_rows: tuple[int, ...] | None
+    tracks_ref: bool
 
-    def one(self, chain: GibbsState, data: GibbsData) -> tuple[GibbsState, dict]:
-        """One sweep of one chain and what is collected of it."""
+    def one(self, chain: GibbsState, data: tuple[GibbsData, jax.Array | None]
+            ) -> tuple[GibbsState, dict]:
+        """One sweep of one chain and what is collected of it (``data``: with the ref rows)."""
+        data, ref = data
         chain = step(chain, data, latent=self.latent, term=self.term, priors=self.priors,
                      mesh=self.mesh, moves=self.moves)
-        ref = None if self.ref_rows is None else jnp.asarray(self.ref_rows, jnp.int32)
-        return chain, _sites(chain, data, ref, self.latent, self.small, self.pointwise)
+        return chain, _sites(chain, data, ref if self.tracks_ref else None, self.latent,
+                             self.small, self.pointwise)
 
     def __call__(self, state: FMGibbsState) -> FMGibbsState:  # type: ignore[override]
         """Run one sweep of every chain (and update the running moments, if kept)."""
         chain = state.chain._replace(rng_key=state.rng_key)
         m, plan = state.moments, self.plan
         if self.vectorized:
-            chain, sites = each_chain(self.one, chain, state.data)
+            chain, sites = each_chain(self.one, chain, (state.data, state.ref))
             if m is not None:
                 m = stores.keep(m, chain.params, m.sweep[0], 1, plan, self.num_warmup)
                 m = jax.vmap(partial(stores.welford, num_warmup=self.num_warmup))(
                     m, chain.params)
         else:
-            chain, sites = self.one(chain, state.data)
+            chain, sites = self.one(chain, (state.data, state.ref))
             if m is not None:
                 m = stores.keep(m, chain.params, m.sweep, 0, plan, self.num_warmup)
                 m = stores.welford(m, chain.params, self.num_warmup)
-        return FMGibbsState(chain, state.data, chain.rng_key, m, sites)
+        return FMGibbsState(chain, state.data, chain.rng_key, m, sites, state.ref)
 
 
 class FMGibbs(MCMCKernel):
@@ -191,6 +195,10 @@ class FMGibbs(MCMCKernel):
         Under ``jax.distributed``: ``data``, ``y`` (and ``sample_weight``) are this
         process's share of the rows (the input layout of :mod:`bayesfm.engines.hosts`);
         ``ref_rows`` number the rows of every process's shares in process order.
+    bucket_rows : bool, default False
+        Pad the rows to their shape bucket (:func:`~bayesfm.engines.gibbs.mesh.row_bucket`:
+        zero-weight rows, which change no draw's distribution), so that a later fit of a
+        nearby row count reuses the compiled sweep.
 
     Examples
     --------
@@ -216,7 +224,7 @@ class FMGibbs(MCMCKernel):
         layout: str = "auto", store: str = "draws", num_samples: int | None = None,
         thinning: int = 1, max_kept: int = 100, ref_rows: Any = None,
         pointwise_log_likelihood: bool = False, moves: str | GibbsMoves = "none",
-        devices: Any = None, process_rows: bool = False,
+        devices: Any = None, process_rows: bool = False, bucket_rows: bool = False,
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
@@ -245,7 +253,8 @@ class FMGibbs(MCMCKernel):
         self.mesh = row_mesh(devices)
         self.data = prepare_data(indices, values, group_of_feature, y, n_groups=self.n_groups,
                                  sample_weight=sample_weight, dtype=dtype, layout=layout,
-                                 mesh=self.mesh, process_rows=process_rows)
+                                 mesh=self.mesh, process_rows=process_rows,
+                                 bucket_rows=bucket_rows)
         # The training rows of every process; the data may carry padding rows after them.
         self.n_rows = int(np.shape(indices)[0]) * (jax.process_count() if process_rows else 1)
         self.store = store
@@ -309,7 +318,7 @@ class FMGibbs(MCMCKernel):
             batch = chain.params["w0"].shape
             moments = stores.start(chain.params, self.running_sites, self.kept_sites,
                                    self.plan.n_keep, self.ref_rows, batch)
-        return FMGibbsState(chain, self.data, chain.rng_key, moments, sites)
+        return FMGibbsState(chain, self.data, chain.rng_key, moments, sites, ref)
 
     @property
     def sweep(self) -> GibbsSweep:
@@ -318,12 +327,11 @@ class FMGibbs(MCMCKernel):
         :func:`~bayesfm.engines.drive.sample_chains` keys its compiled sweep loop by it, so
         a later fit with equal settings and data shapes reuses the program.
         """
-        ref = None if self.ref_rows is None else tuple(int(r) for r in self.ref_rows)
         moments = self.store == "moments"  # the only store whose sweep reads the warm-up
         return GibbsSweep(self.latent, self.term, self.priors, self.mesh, self.moves,
                           self._small_sites(), self.pointwise, self._vectorized,
                           self._num_warmup if moments else 0,
-                          self.plan if moments else None, ref)
+                          self.plan if moments else None, self.ref_rows is not None)
 
     def sample(self, state: FMGibbsState, model_args: Any, model_kwargs: Any) -> FMGibbsState:
         """Run one sweep of every chain (and update the running moments, if kept)."""

@@ -17,7 +17,9 @@ rows through the blocks' entry lists (the block loops, the caches' recomputation
 *local* row numbers, and whose per-feature sums are reduced by :func:`sum_over_devices`.
 
 Rows are padded to a multiple of the device count with zero-weight rows (no features, zero
-target, weight 0): every sum over rows is weighted, so they contribute nothing.
+target, weight 0): every sum over rows is weighted, so they contribute nothing. The same
+padding gives small designs *shape buckets* (:func:`row_bucket`): a fit of 41 rows and one of
+43 run the program compiled for 48, so a new row count need not compile again.
 """
 
 from __future__ import annotations
@@ -30,11 +32,41 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-__all__ = ["ROWS", "data_specs", "lay_out_block_set", "on_rows_of_each_device", "padded_rows",
-           "place", "replicated", "row_mesh", "row_sharded", "sum_over_devices"]
+__all__ = ["BUCKET_MAX_ROWS", "ROWS", "data_specs", "lay_out_block_set",
+           "on_rows_of_each_device", "padded_rows", "place", "replicated", "row_bucket",
+           "row_mesh", "row_sharded", "sum_over_devices"]
 
 #: Name of the mesh axis the rows are split over.
 ROWS = "rows"
+#: Designs of fewer rows than this are padded to a shape bucket (:func:`row_bucket`); larger
+#: ones keep their row count: there the sweeps, not the compilation, are the user's wait,
+#: and a padded row would cost as much as a real one.
+BUCKET_MAX_ROWS = 16384
+#: The smallest bucket: compiling for 64 rows costs what compiling for 10 does.
+MIN_BUCKET = 64
+
+
+def row_bucket(n: int) -> int:
+    """Return the shape bucket of ``n`` rows (or entries): ``n`` rounded up to a bucket size.
+
+    The sizes are 64, then four per doubling (``2^e``, ``1.25 2^e``, ``1.5 2^e``,
+    ``1.75 2^e``), so padding adds at most a quarter; from :data:`BUCKET_MAX_ROWS` on, ``n``
+    itself. Programs compiled for one size serve every design of that bucket (the sweep is
+    compiled per shape), which matters for the many small fits of a notebook, a
+    cross-validation or a test suite: each new shape costs seconds of compilation.
+
+    Examples
+    --------
+    >>> [row_bucket(n) for n in (1, 64, 65, 100, 120, 129, 20000)]
+    [64, 64, 80, 112, 128, 160, 20000]
+    """
+    n = int(n)
+    if n >= BUCKET_MAX_ROWS:
+        return n
+    if n <= MIN_BUCKET:
+        return MIN_BUCKET
+    step = 1 << max((n - 1).bit_length() - 3, 0)  # a quarter of the power of two below
+    return -(-n // step) * step
 
 
 def row_mesh(devices: Any = None) -> Mesh:
@@ -109,7 +141,8 @@ def sum_over_devices(x: Any) -> Any:
 
 
 def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
-                      processes: Any = None) -> Any:
+                      processes: Any = None, n_pad: int | None = None,
+                      bucket: bool = False) -> Any:
     """Lay a host-side block set out over the mesh: each device gets its rows' entries.
 
     ``bs`` holds NumPy arrays over ``n_rows`` global rows (:func:`bayesfm.data.blocks.
@@ -121,11 +154,14 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
     layout weighs every row). On one device nothing moves: the arrays are those of the
     one-device layout. ``processes`` (:class:`bayesfm.engines.hosts.AllProcesses`): ``bs``
     holds this process's share of the rows, laid out over its own devices, which hold
-    ``n_rows`` (no padding) and the longest share of every process's.
+    ``n_rows`` (no padding) and the longest share of every process's. ``n_pad``: the rows
+    after padding (default :func:`padded_rows`); ``bucket``: a compact set's entries per
+    block are padded to their :func:`row_bucket` too.
     """
     local = processes is not None
     n_dev = jax.local_device_count() if local else mesh.devices.size
-    n_pad = n_rows if local else padded_rows(n_rows, mesh)
+    if n_pad is None:
+        n_pad = n_rows if local else padded_rows(n_rows, mesh)
     wvalues = bs.wvalues if bs.wvalues is not None or not weighted else bs.values.copy()
     parts: dict[str, np.ndarray | None] = {"slot": bs.slot, "values": bs.values,
                                            "wvalues": wvalues}
@@ -141,6 +177,7 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
         counts = np.stack([np.sum(dev == d, axis=1) for d in range(n_dev)], axis=1)
         share = max(int(counts.max()), 1)
         share = int(processes.max(np.asarray(share))) if local else share
+        share = row_bucket(share) if bucket and not local else share
         start = np.cumsum(counts, axis=1) - counts
         b_idx, r_idx = np.nonzero(real)
         d_idx = dev[b_idx, r_idx]

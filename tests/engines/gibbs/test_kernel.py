@@ -231,3 +231,51 @@ def test_a_later_run_reuses_the_compiled_loop_only_for_equal_settings():
                 np.testing.assert_array_equal(a[k], b[k])
     # and the settings did change the draws (the check above could not pass by accident)
     assert not np.array_equal(changed[0]["w0"], run(2)["w0"])
+
+
+def test_bucketed_rows_reuse_one_program_and_weigh_nothing():
+    """Designs of nearby row counts share a shape bucket, so the second fit compiles nothing.
+
+    41 and 45 rows both pad to the bucket of 64 (zero-weight rows without features); the
+    pointwise log likelihood keeps the real rows only, the padding rows weigh 0, and the
+    reference rows (data of the sweep, not constants) may differ between the fits. With the
+    same data, the bucketed run's posterior means of the 20 reference rows' scores are
+    within Monte Carlo error of the unpadded run's: their sds are about 0.3, so 600 draws
+    (an ESS of a few hundred) put the mean absolute difference at a few hundredths, against
+    a tolerance of 0.1; a padding row that counted would move the scores by far more.
+    """
+    import jax.monitoring
+
+    from bayesfm.engines.gibbs.blocks import prepare_data
+    from bayesfm.engines.gibbs.mesh import row_bucket
+
+    assert row_bucket(41) == row_bucket(45) == 64
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, secs, **kw: compiles.append(event)
+        if event == "/jax/core/compile/backend_compile_duration" else None)
+
+    designs = {n: simulate(n, [5, 3], 7) for n in (41, 45)}  # eager programs made here
+
+    def run(n, seed, bucket=True, sweeps=(3, 4)):
+        d, eta, _ = designs[n]
+        y = eta + np.random.default_rng(seed).normal(size=eta.shape)
+        return run_gibbs(d.indices, d.values, d.group_of_feature, y, n_groups=2, rank=2,
+                         num_warmup=sweeps[0], num_samples=sweeps[1], bucket_rows=bucket,
+                         ref_rows=np.arange(min(n, 20)), pointwise_log_likelihood=True,
+                         rng_key=jax.random.key(seed), progress_bar=False)
+
+    d, eta, _ = designs[41]
+    data = prepare_data(d.indices, d.values, d.group_of_feature, eta, n_groups=2,
+                        bucket_rows=True)
+    assert data.y.shape == (64,) and np.all(np.asarray(data.weight)[41:] == 0)
+    assert np.all(np.asarray(data.weight)[:41] == 1)
+    out = run(41, 0)
+    assert out["log_likelihood_pointwise"].shape == (1, 4, 41)
+    before = len(compiles)
+    out = run(45, 1)
+    assert len(compiles) == before, "a row count of the same bucket compiled again"
+    assert out["log_likelihood_pointwise"].shape == (1, 4, 45)
+    padded, plain = run(41, 2, True, (200, 600)), run(41, 2, False, (200, 600))
+    diff = padded["eta_ref"].mean(axis=(0, 1)) - plain["eta_ref"].mean(axis=(0, 1))
+    assert np.mean(np.abs(diff)) < 0.1, diff
