@@ -104,7 +104,7 @@ class GibbsSweep(NamedTuple):
 
     Everything that shapes the compiled sweep apart from the arrays it is called with: the
     parts (latent, term, priors, mesh), the moves, what is collected (``small`` sites,
-    ``pointwise``, whether reference rows are tracked), whether the chains are batched, the warm-up
+    ``pointwise``), whether the chains are batched, the warm-up
     length and the moments store's keep plan. It holds no data, so a compiled program
     keyed by it keeps no training rows alive; equal values trace to the same program.
     """
@@ -119,7 +119,6 @@ class GibbsSweep(NamedTuple):
     vectorized: bool
     num_warmup: int
     plan: stores.KeepPlan | None
-    tracks_ref: bool
 
     def one(self, chain: GibbsState, data: tuple[GibbsData, jax.Array | None]
             ) -> tuple[GibbsState, dict]:
@@ -127,8 +126,7 @@ class GibbsSweep(NamedTuple):
         data, ref = data
         chain = step(chain, data, latent=self.latent, term=self.term, priors=self.priors,
                      mesh=self.mesh, moves=self.moves)
-        return chain, _sites(chain, data, ref if self.tracks_ref else None, self.latent,
-                             self.small, self.pointwise)
+        return chain, _sites(chain, data, ref, self.latent, self.small, self.pointwise)
 
     def __call__(self, state: FMGibbsState) -> FMGibbsState:  # type: ignore[override]
         """Run one sweep of every chain (and update the running moments, if kept)."""
@@ -331,7 +329,7 @@ class FMGibbs(MCMCKernel):
         return GibbsSweep(self.latent, self.term, self.priors, self.mesh, self.moves,
                           self._small_sites(), self.pointwise, self._vectorized,
                           self._num_warmup if moments else 0,
-                          self.plan if moments else None, self.ref_rows is not None)
+                          self.plan if moments else None)
 
     def sample(self, state: FMGibbsState, model_args: Any, model_kwargs: Any) -> FMGibbsState:
         """Run one sweep of every chain (and update the running moments, if kept)."""

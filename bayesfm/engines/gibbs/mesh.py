@@ -155,8 +155,8 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
     one-device layout. ``processes`` (:class:`bayesfm.engines.hosts.AllProcesses`): ``bs``
     holds this process's share of the rows, laid out over its own devices, which hold
     ``n_rows`` (no padding) and the longest share of every process's. ``n_pad``: the rows
-    after padding (default :func:`padded_rows`); ``bucket``: a compact set's entries per
-    block are padded to their :func:`row_bucket` too.
+    after padding (default :func:`padded_rows`); ``bucket`` (never with ``processes``): a
+    compact set's entries per block are padded to their :func:`row_bucket` too.
     """
     local = processes is not None
     n_dev = jax.local_device_count() if local else mesh.devices.size
@@ -177,7 +177,7 @@ def lay_out_block_set(bs: Any, n_rows: int, mesh: Mesh, weighted: bool,
         counts = np.stack([np.sum(dev == d, axis=1) for d in range(n_dev)], axis=1)
         share = max(int(counts.max()), 1)
         share = int(processes.max(np.asarray(share))) if local else share
-        share = row_bucket(share) if bucket and not local else share
+        share = row_bucket(share) if bucket else share
         start = np.cumsum(counts, axis=1) - counts
         b_idx, r_idx = np.nonzero(real)
         d_idx = dev[b_idx, r_idx]

@@ -24,12 +24,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.scipy.special import log_ndtr, ndtri
+from jax.scipy.special import ndtri
 
 from bayesfm.engines.gibbs.blocks import GibbsData
 from bayesfm.engines.gibbs.latents.base import GibbsLatent, register_latent
 from bayesfm.engines.variates import truncnorm_between
-from bayesfm.model.likelihoods.ordinal import _log1mexp, cutpoint_log_prior, ordinal_log_prob
+from bayesfm.model.likelihoods.ordinal import (
+    cutpoint_log_prior,
+    interval_log_prob,
+    ordinal_log_prob,
+)
 from bayesfm.model.priors import FMPriors
 from bayesfm.model.scaling import scale_scores
 
@@ -69,22 +73,17 @@ def _adapt(state: Any, log_ratio: jax.Array, dtype: Any) -> jax.Array:
 def _class_log_prob(yhat: jax.Array, y: jax.Array, cut: jax.Array) -> jax.Array:
     """:func:`~bayesfm.model.likelihoods.ordinal.ordinal_log_prob` for the Metropolis steps.
 
-    The same ``log(Phi(hi) - Phi(lo))`` with two ``log_ndtr`` per row instead of four: the
-    end classes' open bounds enter as infinities (no gradient is taken here), where the
-    model's version keeps them finite for NUTS. Each ``log_ndtr`` expands into a few hundred
-    operations in the compiled sweep, and the cutpoint and scale moves evaluate this three
-    times a sweep, so the ordinal sweep compiles in about half the time. It agrees with the
-    model's to float rounding (tests/engines/gibbs/test_ordinal.py).
+    The same :func:`~bayesfm.model.likelihoods.ordinal.interval_log_prob` with two
+    ``log_ndtr`` per row instead of four: the end classes' open bounds enter as infinities
+    (no gradient is taken here), where the model's version keeps them finite for NUTS. Each
+    ``log_ndtr`` expands into a few hundred operations in the compiled sweep, and the
+    cutpoint and scale moves evaluate this three times a sweep. It agrees with the model's
+    to float rounding (tests/engines/gibbs/test_ordinal.py).
     """
     code = y.astype(jnp.int32)
     inf = jnp.full((1,), jnp.inf, cut.dtype)
     bounds = jnp.concatenate([-inf, cut, inf])
-    lo, hi = bounds[code] - yhat, bounds[code + 1] - yhat
-    flip = lo > 0  # an interval in the upper tail, reflected into the lower one
-    a = jnp.where(flip, -hi, lo)
-    b = jnp.where(flip, -lo, hi)
-    la, lb = log_ndtr(a), log_ndtr(b)
-    return lb + _log1mexp(jnp.minimum(la - lb, 0.0))
+    return interval_log_prob(bounds[code] - yhat, bounds[code + 1] - yhat)
 
 
 def _weighted_sum(lp: jax.Array, data: GibbsData) -> jax.Array:
