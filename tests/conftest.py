@@ -75,8 +75,25 @@ def _name_load_groups(config, items):
                         for m in item.iter_markers("xdist_group")})
         if not names and _uses_a_module_fixture_of_its_module(item):
             names = [item.nodeid.split("::")[0]]
+        if not names:
+            names = _param_group(item)
         if names and "@" not in item.nodeid and hasattr(item, "_id"):
             item._id = type(item._id).parse(f"{item.nodeid}@{'_'.join(names)}")
+
+
+def _param_group(item) -> list[str]:
+    """The group a module asks for by one parameter's type (``LOAD_GROUP_BY_PARAM``).
+
+    scikit-learn's ``parametrize_with_checks`` yields ~60 checks per estimator, each fitting
+    small designs of its own shapes; run on both workers, each worker compiled the same
+    programs (its persistent cache is its own). Grouping a module's tests by the estimator
+    they check keeps one estimator's programs on one worker.
+    """
+    param = getattr(getattr(item, "module", None), "LOAD_GROUP_BY_PARAM", None)
+    callspec = getattr(item, "callspec", None)
+    if param is None or callspec is None or param not in callspec.params:
+        return []
+    return [f"{item.nodeid.split('::')[0]}:{type(callspec.params[param]).__name__}"]
 
 
 def _uses_a_module_fixture_of_its_module(item) -> bool:

@@ -42,9 +42,12 @@ def test_unseen_level_keeps_the_mean_and_widens_the_interval(sex_and_item):
     dropped = fm.predict(X.assign(sex=np.nan))        # a missing cell gives no feature
     # Dropping the level loses mu_w[sex], which holds much of the mean 2.15 with w0's default
     # N(0, 1) prior; the group-prior draw keeps it (up to the shrinkage of mu_w, see the
-    # guide's cold-start section).
-    assert abs(dropped.mean() - s.mean.mean()) > 1.0
-    assert abs(dropped.mean() - s.mean.mean()) > 3 * abs(s_new.mean.mean() - s.mean.mean())
+    # guide's cold-start section). That shrinkage leaves a shift of about a third of the
+    # dropped one: over seeds 0-4 of this fit the ratio is 2.5-3.7 (0.27-0.45 against
+    # 0.85-1.29), so twice leaves room for the short chains' noise and still fails at once if
+    # the level were dropped (ratio 1).
+    assert abs(dropped.mean() - s.mean.mean()) > 0.8
+    assert abs(dropped.mean() - s.mean.mean()) > 2 * abs(s_new.mean.mean() - s.mean.mean())
     assert np.mean(s_new.upper - s_new.lower >= s.upper - s.lower) >= 0.99
     # Repeated calls agree: the new levels' draws are seeded.
     with warnings.catch_warnings():

@@ -9,6 +9,10 @@ from bayesfm import BayesianFMClassifier, BayesianFMOrdinal, BayesianFMRegressor
 # the API contract (validation, fitted attributes, shapes, determinism), not the posterior.
 # The default engine (Gibbs) is checked; tests/estimators/test_bad_inputs.py covers the
 # other engines.
+#: One xdist load group per estimator (tests/conftest.py): its checks' programs then compile
+#: on one worker only.
+LOAD_GROUP_BY_PARAM = "estimator"
+
 _GIBBS = dict(rank=2, num_warmup=20, num_samples=20, num_chains=1, random_state=0,
               progress_bar=False)
 
