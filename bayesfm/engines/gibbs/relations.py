@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -36,70 +36,82 @@ import jax.scipy.linalg as jsl
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["FeatureRun", "RelationData", "add_relations", "prepare_relations",
+__all__ = ["CHUNK", "RelationData", "add_relations", "prepare_relations",
            "relation_columns", "relation_noise_size", "relation_scores"]
 
 
-class FeatureRun(NamedTuple):
-    """A relation's features of similar degree, each with its padded list of sub-rows.
-
-    Attributes
-    ----------
-    features : int array of shape (F,)
-        Global feature numbers (rows of ``theta``).
-    subrows : int array of shape (F, D)
-        The sub-rows holding each feature; padding entries point at sub-row 0 with value 0.
-    values : array of shape (F, D)
-        ``x_sj`` at those entries (0 for padding: it adds exactly nothing).
-    """
-
-    features: jax.Array
-    subrows: jax.Array
-    values: jax.Array
+#: Sub-rows per chunk of a feature's list: a feature's step loops over its chunks, so one
+#: compiled step serves every degree; padding costs under one chunk per feature.
+CHUNK = 16
 
 
 @dataclasses.dataclass(frozen=True)
 class RelationData:
     """One relation as arrays for the jitted sweep (``n_sub`` static).
 
-    ``index`` (N,) is every row's sub-row; ``entry_sub``, ``entry_feature`` and
-    ``entry_value`` list the table's nonzeros (global feature numbers); ``runs`` hold the
-    features in sets of similar degree.
+    Attributes
+    ----------
+    index : int array of shape (N,)
+        Every row's sub-row.
+    entry_sub, entry_feature, entry_value : arrays of shape (nnz,)
+        The table's nonzeros (global feature numbers).
+    features : int array of shape (F,)
+        The relation's features (rows of ``theta``).
+    first, count : int arrays of shape (F,)
+        Each feature's chunks: ``chunk_sub[first[j] : first[j] + count[j]]``.
+    chunk_sub, chunk_value : arrays of shape (n_chunks, CHUNK)
+        The sub-rows holding each feature and ``x_sj`` there, in chunks; padding entries
+        point at sub-row 0 with value 0 (they add exactly nothing).
+    row_chunks, row_mask : arrays of shape (n_row_chunks, CHUNK)
+        The rows pointing at each sub-row, in chunks (padding: row 0 with mask 0);
+        ``row_owner`` (n_row_chunks,) is the sub-row of every chunk. The per-sub-row sums
+        over rows are chunk-wise matrix products, then a short scatter of the chunks (a
+        scatter of every row's ``K^2`` products cost more than the whole scan).
+    n_sub : int
+        Number of sub-rows.
     """
 
     index: jax.Array
     entry_sub: jax.Array
     entry_feature: jax.Array
     entry_value: jax.Array
-    runs: tuple[FeatureRun, ...]
+    features: jax.Array
+    first: jax.Array
+    count: jax.Array
+    chunk_sub: jax.Array
+    chunk_value: jax.Array
+    row_chunks: jax.Array
+    row_mask: jax.Array
+    row_owner: jax.Array
     n_sub: int
 
 
 jax.tree_util.register_dataclass(
     RelationData,
-    data_fields=["index", "entry_sub", "entry_feature", "entry_value", "runs"],
+    data_fields=["index", "entry_sub", "entry_feature", "entry_value", "features", "first",
+                 "count", "chunk_sub", "chunk_value", "row_chunks", "row_mask",
+                 "row_owner"],
     meta_fields=["n_sub"],
 )
 
 
-def _runs(table: sp.csr_matrix, offset: int, dtype: Any) -> tuple[FeatureRun, ...]:
-    """Group the table's columns by degree into runs of padded width ``2^m`` (waste < 2x)."""
+def _chunks(table: sp.csr_matrix, dtype: Any) -> tuple[np.ndarray, ...]:
+    """Every column's sub-rows in chunks of :data:`CHUNK`: ``first, count, sub, value``."""
     csc = sp.csc_matrix(table)
     csc.sort_indices()
     degree = np.diff(csc.indptr)
-    width = np.maximum(1, 1 << np.ceil(np.log2(np.maximum(degree, 1))).astype(np.int64))
-    runs = []
-    for w in np.unique(width):
-        cols = np.flatnonzero(width == w)
-        subrows = np.zeros((cols.size, int(w)), np.int32)
-        values = np.zeros((cols.size, int(w)), dtype)
-        for r, j in enumerate(cols):
-            lo, hi = csc.indptr[j], csc.indptr[j + 1]
-            subrows[r, : hi - lo] = csc.indices[lo:hi]
-            values[r, : hi - lo] = csc.data[lo:hi]
-        runs.append(FeatureRun(jnp.asarray(cols + offset, jnp.int32), jnp.asarray(subrows),
-                               jnp.asarray(values)))
-    return tuple(runs)
+    count = -(-degree // CHUNK)
+    first = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int32)
+    n_chunks = max(int(count.sum()), 1)
+    sub = np.zeros(n_chunks * CHUNK, np.int32)
+    value = np.zeros(n_chunks * CHUNK, dtype)
+    # Entry t of column j goes to slot first[j] * CHUNK + (t - indptr[j]).
+    col = np.repeat(np.arange(degree.size), degree)
+    slot = first[col].astype(np.int64) * CHUNK + np.arange(csc.nnz) - csc.indptr[col]
+    sub[slot] = csc.indices
+    value[slot] = csc.data
+    return (first, count.astype(np.int32), sub.reshape(n_chunks, CHUNK),
+            value.reshape(n_chunks, CHUNK))
 
 
 def prepare_relations(
@@ -118,12 +130,23 @@ def prepare_relations(
         coo = table.tocoo()
         index = np.zeros(n_pad, np.int32)
         index[: rel.index.shape[0]] = rel.index
+        first, count, sub, value = _chunks(table, dtype)
+        # The rows of every sub-row, chunked as the table's columns are (a pattern matrix).
+        n_real = rel.index.shape[0]
+        owner = sp.csc_matrix((np.ones(n_real), (np.arange(n_real), rel.index)),
+                              shape=(n_pad, table.shape[0]))
+        _, row_count, rows, mask = _chunks(owner, dtype)
         out.append(RelationData(
             index=jnp.asarray(index),
             entry_sub=jnp.asarray(coo.row.astype(np.int32)),
             entry_feature=jnp.asarray((coo.col + offset).astype(np.int32)),
             entry_value=jnp.asarray(coo.data.astype(dtype)),
-            runs=_runs(table, offset, dtype),
+            features=jnp.arange(offset, offset + table.shape[1], dtype=jnp.int32),
+            first=jnp.asarray(first), count=jnp.asarray(count),
+            chunk_sub=jnp.asarray(sub), chunk_value=jnp.asarray(value),
+            row_chunks=jnp.asarray(rows), row_mask=jnp.asarray(mask),
+            row_owner=jnp.asarray(np.repeat(np.arange(table.shape[0]), row_count)
+                                  .astype(np.int32)),
             n_sub=int(table.shape[0]),
         ))
         offset += table.shape[1]
@@ -132,7 +155,7 @@ def prepare_relations(
 
 def relation_noise_size(relations: Sequence[RelationData], width: int) -> int:
     """Count the standard normals one sweep of the relations consumes (``width = 1 + k``)."""
-    return sum(int(run.features.shape[0]) * width for rel in relations for run in rel.runs)
+    return sum(int(rel.features.shape[0]) * width for rel in relations)
 
 
 def _table_sums(theta: jax.Array, rel: RelationData) -> tuple[jax.Array, jax.Array]:
@@ -162,47 +185,76 @@ def add_relations(
     return yhat, q
 
 
-def _aggregates(e: jax.Array, q: jax.Array, weight: jax.Array | None, rel: RelationData
-                ) -> tuple[jax.Array, jax.Array]:
-    """``UU_s = sum a_i u_i u_i^T`` (n_sub, K, K) and ``UE_s = sum a_i u_i e_i`` (n_sub, K)."""
-    u = jnp.concatenate([jnp.ones((1, q.shape[1]), q.dtype), q], axis=0)  # (K, N)
-    wu = u if weight is None else u * weight
-    uu = jax.ops.segment_sum(jnp.einsum("an,bn->nab", wu, u), rel.index, rel.n_sub)
-    ue = jax.ops.segment_sum((wu * e).T, rel.index, rel.n_sub)
-    return uu, ue
+def _fixed_sums(e: jax.Array, q: jax.Array, weight: jax.Array | None, q_sub: jax.Array,
+                rel: RelationData) -> tuple[jax.Array, jax.Array]:
+    """Return the sums over each sub-row's rows that stay fixed during the relation's pass.
+
+    With ``u_i = (1, qR_i)``, ``qR_i`` the row's factor sums without the relation, ``a_i``
+    its precision and ``e0_i`` its residual at the start, returns per sub-row the packed
+    ``[sum a u u^T (K*K) | sum a u e0 (K) | q_sub (k)]``, shape ``(n_sub, K*K + K + k)``,
+    and the rows' ``qR`` (k, N).
+    """
+    q_rest = q - q_sub[rel.index].T
+    a = rel.row_mask if weight is None else weight[rel.row_chunks] * rel.row_mask
+    u = jnp.concatenate([jnp.ones_like(e)[None], q_rest], axis=0).T[rel.row_chunks]
+    au = u * a[..., None]  # (n_row_chunks, CHUNK, K)
+    uu = jnp.einsum("cwa,cwb->cab", au, u).reshape(u.shape[0], -1)
+    ue = jnp.einsum("cwa,cw->ca", au, e[rel.row_chunks])
+    sums = jax.ops.segment_sum(jnp.concatenate([uu, ue], axis=1), rel.row_owner, rel.n_sub)
+    return jnp.concatenate([sums, q_sub], axis=1), q_rest
 
 
-def _feature_step(carry: tuple, inp: tuple, *, group_of_feature: jax.Array,
-                  prior_lam: jax.Array, prior_mu: jax.Array, tau: jax.Array) -> tuple:
-    """Draw ``theta_j = (w_j, v_j)`` jointly; update the aggregates of its sub-rows."""
-    theta, uu_all, ue_all = carry
-    j, sub, x, z = inp
-    g = group_of_feature[j]
-    lam, mu = prior_lam[g], prior_mu[g]
-    old = theta[j]
-    m = old.at[0].set(0.0)
-    uu, ue = uu_all[sub], ue_all[sub]  # (D, K, K), (D, K)
-    x2 = x * x
-    c, u, e = uu[:, 0, 0], uu[:, 0, :], ue[:, 0]
-    a_sum = jnp.einsum("d,dab->ab", x2, uu)
-    b_sum = (x2 * x) @ u
-    c_sum = (x2 * x2) @ c
-    h = (a_sum - jnp.outer(b_sum, m) - jnp.outer(m, b_sum) + c_sum * jnp.outer(m, m))
-    g_vec = x @ ue - m * (x2 @ e)
-    prec = jnp.diag(lam) + tau * h
-    rhs = lam * mu + tau * (g_vec + h @ old)
-    chol = jnp.linalg.cholesky(prec)
-    mean = jsl.cho_solve((chol, True), rhs)
-    new = mean + jsl.solve_triangular(chol.T, z, lower=False)
-    delta = new - old
-    d_v = delta.at[0].set(0.0)
-    md = m @ delta
-    a = jnp.einsum("dab,b->da", uu, delta) - (x * md)[:, None] * u  # sum a_i u_i (r_i . delta)
-    b = u @ delta - x * c * md  # sum a_i (r_i . delta)
-    d_ue = (x * e)[:, None] * d_v - x[:, None] * a - (x2 * b)[:, None] * d_v
-    d_uu = (x[:, None, None] * (d_v[None, :, None] * u[:, None, :] + u[:, :, None] * d_v)
-            + (x2 * c)[:, None, None] * jnp.outer(d_v, d_v))
-    return (theta.at[j].set(new), uu_all.at[sub].add(d_uu), ue_all.at[sub].add(d_ue)), None
+def _feature_step(carry: jax.Array, inp: tuple, *, rel: RelationData, fixed: jax.Array,
+                  group_of_feature: jax.Array, prior_lam: jax.Array, prior_mu: jax.Array,
+                  tau: jax.Array) -> tuple:
+    """Draw ``theta_j = (w_j, v_j)`` jointly; move its sub-rows' ``[omega | q_sub]``.
+
+    ``carry[s] = [omega_s | q_sub_s]``: how much sub-row ``s``'s own score moved since the
+    relation's pass began, and its factor sums now. A row of ``s`` then has factor sums
+    ``qR + q_sub_s`` and residual ``e0 - omega_s - qR . (q_sub_s - q0_s)``, so the sums of
+    ``r r^T`` and ``r e`` over its rows (``r = (1, q - x v_j)``, the row's ``h / x``) follow
+    from the fixed sums (:func:`_fixed_sums`) without touching a row.
+    """
+    j, old, first, count, z = inp
+    v = old[1:]
+    width = old.shape[0]
+    sq = width * width
+
+    def accumulate(t: jax.Array, acc: tuple) -> tuple:
+        h, g = acc
+        sub, x = rel.chunk_sub[t], rel.chunk_value[t]
+        fix, dyn = fixed[sub], carry[sub]
+        uu = fix[:, :sq].reshape(-1, width, width)  # sum a u u^T at the start
+        ue = fix[:, sq:sq + width]
+        delta = dyn[:, 1:] - fix[:, sq + width:]  # q_sub - q0
+        u1 = uu[:, 0, :]  # (sum a, sum a qR)
+        pad = jnp.concatenate([jnp.zeros_like(x)[:, None], dyn[:, 1:] - x[:, None] * v], 1)
+        # sum a u e now, then the shift of u by (0, q_sub - x v_j):
+        base = ue - dyn[:, :1] * u1 - jnp.sum(uu[:, :, 1:] * delta[:, None, :], axis=2)
+        s_re = base + pad * base[:, :1]
+        s_rr = (uu + u1[:, :, None] * pad[:, None, :] + pad[:, :, None] * u1[:, None, :]
+                + uu[:, :1, :1] * pad[:, :, None] * pad[:, None, :])
+        x2 = x * x
+        return h + jnp.sum(x2[:, None, None] * s_rr, axis=0), g + x @ s_re
+
+    zero = (jnp.zeros((width, width), old.dtype), jnp.zeros(width, old.dtype))
+    h, g = jax.lax.fori_loop(first, first + count, accumulate, zero)
+    grp = group_of_feature[j]
+    lam, mu = prior_lam[grp], prior_mu[grp]
+    chol = jnp.linalg.cholesky(jnp.diag(lam) + tau * h)
+    rhs = lam * mu + tau * (g + h @ old)
+    # mean + L^-T z = L^-T (L^-1 rhs + z): two triangular solves.
+    new = jsl.solve_triangular(chol.T, jsl.solve_triangular(chol, rhs, lower=True) + z,
+                               lower=False)
+    dw, dv = new[0] - old[0], new[1:] - v
+
+    def move(t: jax.Array, dyn_all: jax.Array) -> jax.Array:
+        sub, x = rel.chunk_sub[t], rel.chunk_value[t]
+        c_s = dyn_all[sub, 1:] - x[:, None] * v  # the sub-row's sums without feature j
+        upd = jnp.concatenate([(x * (dw + c_s @ dv))[:, None], x[:, None] * dv], axis=1)
+        return dyn_all.at[sub].add(upd)
+
+    return jax.lax.fori_loop(first, first + count, move, carry), new
 
 
 def relation_columns(
@@ -219,23 +271,27 @@ def relation_columns(
     ``theta``, ``e`` and ``q``.
     """
     width = theta.shape[1]
-    step = functools.partial(_feature_step, group_of_feature=group_of_feature,
-                             prior_lam=prior_lam, prior_mu=prior_mu, tau=tau)
     start = 0
     for rel in relations:
         q_old, own_old = _table_sums(theta, rel)
-        uu, ue = _aggregates(e, q, weight, rel)
-        for run in rel.runs:
-            n = int(run.features.shape[0]) * width
-            z = noise[start:start + n].reshape(-1, width)
-            start += n
-            (theta, uu, ue), _ = jax.lax.scan(
-                step, (theta, uu, ue), (run.features, run.subrows, run.values, z))
+        fixed, q_rest = _fixed_sums(e, q, weight, q_old, rel)
+        n = int(rel.features.shape[0]) * width
+        z = noise[start:start + n].reshape(-1, width)
+        start += n
+        step = functools.partial(_feature_step, rel=rel, fixed=fixed,
+                                 group_of_feature=group_of_feature, prior_lam=prior_lam,
+                                 prior_mu=prior_mu, tau=tau)
+        dyn = jnp.concatenate([jnp.zeros((rel.n_sub, 1), theta.dtype), q_old], axis=1)
+        # A feature's own value is read at its step only: the draws leave the scan as its
+        # output, and theta stays out of the carry.
+        _, new = jax.lax.scan(step, dyn,
+                              (rel.features, theta[rel.features], rel.first, rel.count, z))
+        theta = theta.at[rel.features].set(new)
+        # The rows from the new parameters (not the tracked sums): no drift across sweeps.
         q_new, own_new = _table_sums(theta, rel)
         dq = (q_new - q_old)[rel.index].T  # (k, N)
-        rest = q - q_old[rel.index].T  # the row's factor sums without this relation
-        e = e - ((own_new - own_old)[rel.index] + jnp.sum(rest * dq, axis=0))
-        q = q + dq
+        e = e - ((own_new - own_old)[rel.index] + jnp.sum(q_rest * dq, axis=0))
+        q = q_rest + q_new[rel.index].T
     return theta, e, q
 
 
