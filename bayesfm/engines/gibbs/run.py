@@ -147,6 +147,7 @@ def fit_gibbs(
         ref_rows=reference_rows(d.n_rows),
         pointwise_log_likelihood=pointwise_log_likelihood, moves=moves, devices=devices,
         resume=resume, return_state=True, init_params=init_params, bucket_rows=bucket_rows,
+        relations=problem.relations or None,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)
