@@ -5,8 +5,10 @@ conditional is Normal. The sweep caches the residual ``e = y - yhat`` (``z - yha
 latent scale) and the term's row sums ``q``, and draws in order: the likelihood's latent step
 (:mod:`.latents`); ``w0``, then column after column of ``theta = [w | factor matrices]``, each
 block of a column in one vectorised exact draw (a block's features never share a row), ``h``
-and the cache updates from the term's part (:mod:`.terms`); the Normal-Gamma hyperparameters
-and ``tau`` in one batched Gamma draw; the ridge moves (:mod:`.shifts`). ``init`` and ``step``
+and the cache updates from the term's part (:mod:`.terms`); the features of any relation
+blocks, each ``(w_j, v_j)`` jointly from the sub-rows' sums (:mod:`.relations`); the
+Normal-Gamma hyperparameters and ``tau`` in one batched Gamma draw; the ridge moves
+(:mod:`.shifts`). ``init`` and ``step``
 are pure and jit-compiled with the parts as static arguments; the data enter as an argument,
 never as closed-over constants, so one compiled sweep serves every draw of the same shapes.
 """
