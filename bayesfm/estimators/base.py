@@ -142,8 +142,8 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
     # -- inputs ----------------------------------------------------------------------------
     def _design(self, X: Any, *, reset: bool, layout: Layout | None = None) -> Design:
         """Validate ``X`` and turn it into a Design laid out like the training data."""
-        if isinstance(X, Joined):  # rows already joined with their relations (predict)
-            return X.design
+        if isinstance(X, Joined):  # rows joined with their relations (predict)
+            return X.materialised()
         return design_of(self, X, reset=reset, layout=layout)
 
     def _join(self, X: Any, relations: Any) -> Any:
