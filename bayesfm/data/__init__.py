@@ -12,6 +12,14 @@ from bayesfm.data.design import Design, check_finite, from_sparse, padded_rows
 from bayesfm.data.encoder import FMEncoder
 from bayesfm.data.implicit import ImplicitRows, sample_negatives
 from bayesfm.data.libfm import read_libffm, read_libfm, write_libfm
+from bayesfm.data.relations import (
+    Relation,
+    implicit_item_users,
+    implicit_user_items,
+    materialize,
+    relation_from_frame,
+    relation_from_sparse,
+)
 from bayesfm.data.simulate import SimulatedFM, simulate_fm
 from bayesfm.data.unseen import UnseenLevels, UnseenLevelWarning, unseen_levels, warn_unseen
 
@@ -21,6 +29,12 @@ __all__ = [
     "FMEncoder",
     "ImplicitRows",
     "IntegerColumnWarning",
+    "Relation",
+    "implicit_item_users",
+    "implicit_user_items",
+    "materialize",
+    "relation_from_frame",
+    "relation_from_sparse",
     "check_finite",
     "from_sparse",
     "load_frappe",

@@ -46,6 +46,11 @@ class FitProblem(NamedTuple):
         Factor rank ``k``.
     priors : FMPriors
     sample_weight : ndarray of shape (n_rows,) or None
+    relations : tuple of Relation
+        Relation blocks (:mod:`bayesfm.data.relations`) whose features follow the design's
+        own columns; ``design`` then names every feature but holds the rows' own entries
+        only. The Gibbs engine samples them as such; NUTS and SVI take a materialised design
+        instead (empty here).
     """
 
     design: Design
@@ -55,6 +60,7 @@ class FitProblem(NamedTuple):
     rank: int
     priors: FMPriors = FMPriors()
     sample_weight: np.ndarray | None = None
+    relations: tuple = ()
 
     def model_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`bayesfm.model.fm_model` for this problem."""

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from bayesfm.data.design import Design
 from bayesfm.data.unseen import unseen_levels, warn_unseen
+from bayesfm.estimators._relations import Joined, compress_draws, compressible
 from bayesfm.results import (
     PosteriorDraws,
     PredictiveSummary,
@@ -29,6 +30,12 @@ def draws_for(est: Any, X: Any, *, at_prior_means: bool = False) -> tuple[Poster
     mean); the first call warns (:class:`~bayesfm.data.UnseenLevelWarning`).
     """
     check_is_fitted(est, "idata_")
+    if isinstance(X, Joined):  # relation blocks: exact scores without materialised rows
+        draws = draws_from_datatree(est.idata_, dtype=X.template.values.dtype,
+                                    likelihood=est._get_likelihood())
+        if compressible(draws.interaction):
+            return compress_draws(draws, X), X.compressed()
+        return draws, X.materialised()
     design = est._design(X, reset=False)
     draws = draws_from_datatree(est.idata_, dtype=design.values.dtype,
                                 likelihood=est._get_likelihood())
@@ -50,6 +57,8 @@ def summaries_for(est: Any, X: Any, prob: float | None, kind: str) -> Predictive
     """Mean, sd and interval of every row of ``X`` (see ``predict_summary``)."""
     draws, design = draws_for(est, X)
     s = summarize_predictions(draws, design.indices, design.values, prob=prob, kind=kind)
+    if isinstance(X, Joined):  # no unseen levels with relations (array X only)
+        return s
     n_new = draws.group_of_feature.shape[0] - est.design_template_.n_features
     if draws.likelihood.task == "regression" and n_new > 0 and draws.interaction.multilinear:
         # Unseen levels: the Gaussian mean is multilinear in the new levels' independent

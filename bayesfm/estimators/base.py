@@ -33,6 +33,7 @@ from bayesfm.engines import (
 from bayesfm.estimators._inputs import Layout, design_of, layout_of
 from bayesfm.estimators._predict import draws_for, summaries_for
 from bayesfm.estimators._recommend import RecommendMixin
+from bayesfm.estimators._relations import Joined, fit_designs, join
 from bayesfm.estimators._validation import (
     check_params,
     check_positive_int,
@@ -141,7 +142,13 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
     # -- inputs ----------------------------------------------------------------------------
     def _design(self, X: Any, *, reset: bool, layout: Layout | None = None) -> Design:
         """Validate ``X`` and turn it into a Design laid out like the training data."""
+        if isinstance(X, Joined):  # rows joined with their relations (predict)
+            return X.materialised()
         return design_of(self, X, reset=reset, layout=layout)
+
+    def _join(self, X: Any, relations: Any) -> Any:
+        """Join the rows to predict with their relations (``X`` itself without any)."""
+        return join(self, X, relations)
 
     # -- fitting ---------------------------------------------------------------------------
     def _run_engine(self, problem: FitProblem, key: jax.Array) -> Any:
@@ -170,7 +177,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
 
     def fit(
         self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None,
-        feature_names: Any = None, group_names: Any = None,
+        feature_names: Any = None, group_names: Any = None, relations: Any = None,
     ) -> Self:
         """Draw from the posterior of the FM given ``X`` and ``y``.
 
@@ -192,6 +199,13 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         feature_names, group_names : sequence of str, optional
             Coordinates of ``idata_`` for an array or sparse ``X`` (default ``x0 ..``,
             ``g0 ..``), so that ``idata_.posterior.w.sel(feature="user=42")`` works.
+        relations : sequence of Relation, optional
+            Relation blocks (:mod:`bayesfm.data.relations`: shared sub-rows such as a
+            user's set of rated items), one index entry per row of ``X``; their features
+            follow ``X``'s columns and are labelled by their names in ``idata_``. Gibbs
+            samples them from the distinct sub-rows (plain FM, ``model="fm"``); NUTS and SVI
+            fit the materialised design. Every method that takes ``X`` then takes the rows'
+            ``relations=`` too. Array or sparse ``X`` only.
 
         Returns
         -------
@@ -202,6 +216,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
             raise ValueError("groups cannot be given with a DataFrame: columns are the groups")
         X, layout = layout_of(X, groups, feature_names, group_names)
         design = self._design(X, reset=True, layout=layout)
+        design, rels = fit_designs(self, X, design, relations, self.method)
         y_arr = self._check_y(y, design.n_rows)
         sw = check_sample_weight(sample_weight, design.n_rows)
         likelihood = self._get_likelihood()
@@ -209,7 +224,8 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         check_supported(likelihood, interaction, self.method, self.store)
         interaction.check_rows(design.indices, design.values, design.group_of_feature,
                                design.group_names)
-        problem = FitProblem(design, y_arr, likelihood, interaction, int(self.rank), priors, sw)
+        problem = FitProblem(design, y_arr, likelihood, interaction, int(self.rank), priors, sw,
+                             rels)
         rs = check_random_state(self.random_state)
         key = jax.random.key(int(rs.randint(np.iinfo(np.int32).max)))
         enable_compilation_cache()
@@ -239,7 +255,8 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
     def _summaries(self, X: Any, prob: float | None, kind: str) -> PredictiveSummary:
         return summaries_for(self, X, prob, kind)
 
-    def predict_interval(self, X: Any, prob: float = 0.9, *, kind: str = "mean") -> np.ndarray:
+    def predict_interval(self, X: Any, prob: float = 0.9, *, kind: str = "mean",
+                         relations: Any = None) -> np.ndarray:
         """Equal-tailed credible interval of the prediction for every row.
 
         Parameters
@@ -254,16 +271,19 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
             of the mixture of normals; classifier and ordinal: the central range of classes
             under the mean class probabilities).
 
+        relations : sequence of Relation, optional
+            The rows' relation blocks, for a model fitted with ``relations=``.
+
         Returns
         -------
         ndarray of shape (n_rows, 2)
             Lower and upper bounds.
         """
-        s = self._summaries(X, prob, kind)
+        s = self._summaries(self._join(X, relations), prob, kind)
         return np.column_stack([s.lower, s.upper])
 
     def predict_summary(
-        self, X: Any, prob: float | None = 0.9, *, kind: str = "mean"
+        self, X: Any, prob: float | None = 0.9, *, kind: str = "mean", relations: Any = None,
     ) -> PredictiveSummary:
         """Posterior mean, sd and ``prob`` interval of every row's prediction, in one pass.
 
@@ -288,9 +308,9 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         --------
         >>> mean, sd, lower, upper = fm.predict_summary(X, prob=0.9)  # doctest: +SKIP
         """
-        return self._summaries(X, prob, kind)
+        return self._summaries(self._join(X, relations), prob, kind)
 
-    def predict_draws(self, X: Any) -> np.ndarray:
+    def predict_draws(self, X: Any, *, relations: Any = None) -> np.ndarray:
         """Posterior draws of ``E[y | x]`` (the click probability, the expected rating).
 
         Holds ``(n_draws_total, n_rows)`` floats in memory: for many rows use the mean
@@ -303,11 +323,12 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
             ``store="moments"`` the number of kept prediction draws (at most
             ``num_chains * max_kept``).
         """
-        draws, design = self._draws(X)
+        draws, design = self._draws(self._join(X, relations))
         return mean_draws(draws, design.indices, design.values)
 
     def sample_posterior_predictive(
-        self, X: Any, num_draws: int | None = None, random_state: Any = None
+        self, X: Any, num_draws: int | None = None, random_state: Any = None, *,
+        relations: Any = None,
     ) -> np.ndarray:
         """Replicated observations for the rows of ``X``: one simulated ``y`` per draw.
 
@@ -339,7 +360,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         >>> y_rep = fm.sample_posterior_predictive(X_train)  # doctest: +SKIP
         >>> arviz_plots.plot_ppc_dist(fm.idata_)  # doctest: +SKIP
         """
-        draws, design = self._draws(X)
+        draws, design = self._draws(self._join(X, relations))
         rng = np.random.default_rng(random_state)
         keep = None
         if num_draws is not None:
@@ -353,13 +374,13 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         store_replicates(self.idata_, rep, design_digest(design.indices, design.values), keep)
         return rep
 
-    def predict_idata(self, X: Any) -> xr.DataTree:
+    def predict_idata(self, X: Any, *, relations: Any = None) -> xr.DataTree:
         """Return the fit's DataTree plus a ``predictions`` group for the rows of ``X``.
 
         ``predictions["mu"]`` holds the draws of :meth:`predict_draws` with dims
         ``(chain, draw, pred_obs)``; ``idata_`` itself is left unchanged.
         """
-        mu = self.predict_draws(X)
+        mu = self.predict_draws(X, relations=relations)
         post = self.idata_[prediction_group(self.idata_)]
         n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
         ds = xr.Dataset(
@@ -393,4 +414,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         >>> fm.save("fm.bayesfm")  # doctest: +SKIP
         >>> bayesfm.load("fm.bayesfm").predict(X)  # doctest: +SKIP
         """
+        if getattr(self, "relation_shapes_", ()):
+            raise NotImplementedError("saving a model fitted with relations= is not "
+                                      "implemented yet")
         save_model(self, path, log_likelihood=log_likelihood)

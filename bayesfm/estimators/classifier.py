@@ -132,15 +132,24 @@ class BayesianFMClassifier(ClassifierMixin, BayesianFMBase):
         self.classes_ = classes
         return codes.astype(np.float64)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, *, relations: Any = None) -> np.ndarray:
         """Posterior mean of the class probabilities, shape ``(n_rows, 2)``."""
-        draws, design = self._draws(X)
+        draws, design = self._draws(self._join(X, relations))
         return class_probabilities(draws, design.indices, design.values)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, *, relations: Any = None) -> np.ndarray:
         """Most probable label (of ``classes_``) under the posterior mean probability."""
-        positive = self.predict_proba(X)[:, 1] >= 0.5  # checks fitted before classes_ is read
+        # predict_proba first: it checks fitted before classes_ is read.
+        positive = self.predict_proba(X, relations=relations)[:, 1] >= 0.5
         return self.classes_[positive.astype(np.int64)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None, *, relations: Any = None
+              ) -> float:
+        """Accuracy of :meth:`predict` (scikit-learn's ``ClassifierMixin.score``)."""
+        from sklearn.metrics import accuracy_score
+
+        return float(accuracy_score(y, self.predict(X, relations=relations),
+                                    sample_weight=sample_weight))
 
     def _decode(self, codes: np.ndarray) -> np.ndarray:
         return self.classes_[codes]

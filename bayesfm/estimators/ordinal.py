@@ -134,7 +134,7 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         return self.classes_[codes]
 
     # -- prediction ------------------------------------------------------------------------
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, *, relations: Any = None) -> np.ndarray:
         """Posterior predictive class probabilities, shape ``(n_rows, C)``, columns ``classes_``.
 
         Examples
@@ -142,15 +142,16 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         >>> fm.predict_proba(X).sum(axis=1)  # doctest: +SKIP
         array([1., 1., ...])
         """
-        draws, design = self._draws(X)
+        draws, design = self._draws(self._join(X, relations))
         return class_probabilities(draws, design.indices, design.values)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, *, relations: Any = None) -> np.ndarray:
         """Most probable class of every row (under the posterior predictive probabilities)."""
-        proba = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        proba = self.predict_proba(X, relations=relations)  # first: NotFittedError before fit
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def predict_expected(self, X: Any, return_std: bool = False) -> Any:
+    def predict_expected(self, X: Any, return_std: bool = False, *, relations: Any = None
+                         ) -> Any:
         """Posterior mean of the expected rating ``E[y | x] = sum_c class_c P(y = c | x)``.
 
         Non-numeric ordered categories count as their positions ``0 .. C-1``.
@@ -171,14 +172,15 @@ class BayesianFMOrdinal(ClassifierMixin, BayesianFMBase):
         --------
         >>> rmse = np.sqrt(np.mean((fm.predict_expected(X_test) - y_test) ** 2))  # doctest: +SKIP
         """
-        s = self._summaries(X, None, "mean")
+        s = self._summaries(self._join(X, relations), None, "mean")
         return (s.mean, s.sd) if return_std else s.mean
 
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+    def score(self, X: Any, y: Any, sample_weight: Any = None, *, relations: Any = None
+              ) -> float:
         """Accuracy of :meth:`predict`; labels outside ``classes_`` raise ``ValueError``."""
         check_is_fitted(self, "idata_")
         _, codes = _ordinal_codes(y, len(y), list(self.classes_))
-        pred = np.argmax(self.predict_proba(X), axis=1)
+        pred = np.argmax(self.predict_proba(X, relations=relations), axis=1)
         hit = (pred == codes).astype(np.float64)
         if sample_weight is None:
             return float(hit.mean())

@@ -138,13 +138,15 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
         check_finite(y_arr, "y")
         return y_arr
 
-    def predict(self, X: Any, return_std: bool = False) -> Any:
+    def predict(self, X: Any, return_std: bool = False, *, relations: Any = None) -> Any:
         """Posterior mean of ``E[y | x]`` (and its posterior standard deviation).
 
         Parameters
         ----------
         X : sparse matrix, array-like or DataFrame
         return_std : bool, default False
+        relations : sequence of Relation, optional
+            The rows' relation blocks, for a model fitted with ``relations=``.
 
         Returns
         -------
@@ -152,5 +154,13 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
         std : ndarray of shape (n_rows,)
             Only with ``return_std=True``.
         """
-        s = self._summaries(X, None, "mean")
+        s = self._summaries(self._join(X, relations), None, "mean")
         return (s.mean, s.sd) if return_std else s.mean
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None, *, relations: Any = None
+              ) -> float:
+        """R^2 of :meth:`predict` (scikit-learn's ``RegressorMixin.score``, with relations)."""
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(y, self.predict(X, relations=relations),
+                              sample_weight=sample_weight))

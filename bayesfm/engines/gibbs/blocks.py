@@ -22,6 +22,7 @@ from bayesfm.engines.gibbs.mesh import (
     row_mesh,
     row_sharded,
 )
+from bayesfm.engines.gibbs.relations import RelationData, prepare_relations
 
 __all__ = ["BlockSet", "GibbsData", "color_blocks", "prepare_data"]
 
@@ -45,6 +46,9 @@ class GibbsData(NamedTuple):
         Complete one-hot groups (one nonzero of value 1 in every row): along
         ``w0 + c, w_g - c, mu_w[g] - c`` their likelihood is flat, and the sweep draws ``c``
         exactly (:mod:`bayesfm.engines.gibbs.shifts`).
+    relations : tuple of RelationData
+        The design's relation blocks (:mod:`bayesfm.engines.gibbs.relations`), whose
+        features follow the columns of ``X``; empty for a plain design.
 
     """
 
@@ -54,12 +58,13 @@ class GibbsData(NamedTuple):
     group_size: jax.Array
     blocks: tuple[BlockSet, ...]
     shiftable: jax.Array
+    relations: tuple[RelationData, ...] = ()
 
 
 def prepare_data(
     indices: Any, values: Any, group_of_feature: Any, y: Any, *, n_groups: int,
     sample_weight: Any = None, dtype: Any = None, layout: str = "auto", mesh: Any = None,
-    process_rows: bool = False, bucket_rows: bool = False,
+    process_rows: bool = False, bucket_rows: bool = False, relations: Any = (),
 ) -> GibbsData:
     """Build the :class:`GibbsData` of a design (host-side, once per design).
 
@@ -98,10 +103,26 @@ def prepare_data(
     if weight is not None and weight.shape != (n_rows,):
         raise ValueError(f"sample_weight must have shape ({n_rows},), got {weight.shape}")
     mesh = row_mesh(1) if mesh is None else mesh
+    relations = tuple(relations)
+    n_row_features = gof.size - sum(rel.n_features for rel in relations)
+    if relations:
+        if mesh.devices.size > 1 or process_rows:
+            raise NotImplementedError("relation blocks run on one device (devices=1), "
+                                      "without process_rows")
+        if n_row_features < 0:
+            raise ValueError("group_of_feature must cover X's columns and every relation's")
+        for rel in relations:
+            if rel.n_rows != n_rows:
+                raise ValueError(f"relation {rel.name!r} indexes {rel.n_rows} rows, but the "
+                                 f"design has {n_rows} rows")
     processes = _process_share(n_rows, mesh) if process_rows else None
-    sets, shiftable = block_sets(indices, values, gof, n_groups=n_groups, weight=weight,
-                                 dtype=dtype, layout=layout, on_device=False,
+    sets, shiftable = block_sets(indices, values, gof[:n_row_features], n_groups=n_groups,
+                                 weight=weight, dtype=dtype, layout=layout, on_device=False,
                                  combine=processes)
+    if relations:  # padding slots must point past every feature, not at the first relation's
+        sets = tuple(bs._replace(features=np.where(  # type: ignore[arg-type]
+            bs.features >= n_row_features, gof.size, bs.features).astype(np.int32))
+            for bs in sets)
     bucket = bucket_rows and not process_rows
     n_pad = n_rows if process_rows else padded_rows(
         row_bucket(n_rows) if bucket else n_rows, mesh)
@@ -119,6 +140,7 @@ def prepare_data(
         blocks=tuple(lay_out_block_set(bs, n_rows, mesh, weight is not None, processes,
                                        n_pad=n_pad, bucket=bucket)
                      for bs in sets),
+        relations=prepare_relations(relations, n_row_features, n_pad, dtype),
     )
 
 

@@ -197,6 +197,12 @@ class FMGibbs(MCMCKernel):
         Pad the rows to their shape bucket (:func:`~bayesfm.engines.gibbs.mesh.row_bucket`:
         zero-weight rows, which change no draw's distribution), so that a later fit of a
         nearby row count reuses the compiled sweep.
+    relations : sequence of Relation, optional
+        Relation blocks (:mod:`bayesfm.data.relations`) whose features follow the columns of
+        ``data`` (``group_of_feature`` covers all of them); the sweep draws them from the
+        distinct sub-rows (:mod:`~bayesfm.engines.gibbs.relations`), exactly as on the
+        materialised design. The plain FM on one device only, without ``moves`` that
+        rescale groups.
 
     Examples
     --------
@@ -223,6 +229,7 @@ class FMGibbs(MCMCKernel):
         thinning: int = 1, max_kept: int = 100, ref_rows: Any = None,
         pointwise_log_likelihood: bool = False, moves: str | GibbsMoves = "none",
         devices: Any = None, process_rows: bool = False, bucket_rows: bool = False,
+        relations: Any = None,
     ) -> None:
         if store not in stores.STORES:
             raise ValueError(f"unknown store {store!r}; valid: {', '.join(stores.STORES)}")
@@ -249,10 +256,18 @@ class FMGibbs(MCMCKernel):
         if sample_weight is not None:
             self.latent.check_weights(np.asarray(sample_weight, np.float64))
         self.mesh = row_mesh(devices)
+        relations = tuple(relations or ())
+        if relations and self.interaction.name != "fm":
+            raise NotImplementedError(
+                f"relation blocks are sampled for the plain FM (model='fm') only, not "
+                f"{self.interaction.name!r}; materialise them (bayesfm.data.materialize)")
+        if relations and self.moves.group_scales:
+            raise NotImplementedError("moves that rescale groups ('groups', 'all') are not "
+                                      "implemented with relation blocks")
         self.data = prepare_data(indices, values, group_of_feature, y, n_groups=self.n_groups,
                                  sample_weight=sample_weight, dtype=dtype, layout=layout,
                                  mesh=self.mesh, process_rows=process_rows,
-                                 bucket_rows=bucket_rows)
+                                 bucket_rows=bucket_rows, relations=relations)
         # The training rows of every process; the data may carry padding rows after them.
         self.n_rows = int(np.shape(indices)[0]) * (jax.process_count() if process_rows else 1)
         self.store = store

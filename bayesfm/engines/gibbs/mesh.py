@@ -120,7 +120,8 @@ def data_specs(data: Any) -> Any:
                     rows=None if bs.rows is None else P(None, ROWS))
         for bs in data.blocks)
     return data._replace(y=P(ROWS), weight=None if data.weight is None else P(ROWS),
-                         group_of_feature=P(), group_size=P(), blocks=blocks, shiftable=P())
+                         group_of_feature=P(), group_size=P(), blocks=blocks, shiftable=P(),
+                         relations=jax.tree.map(lambda _: P(), data.relations))
 
 
 def on_rows_of_each_device(

@@ -29,11 +29,12 @@ def run_gibbs(
     init_params: dict[str, Any] | None = None, pointwise_log_likelihood: bool = False,
     moves: Any = "none", devices: Any = None, process_rows: bool = False,
     resume: Any = None, return_state: bool = False, bucket_rows: bool = False,
+    relations: Any = None,
 ) -> dict[str, Any]:
     """Draw from the FM posterior with the exact blocked Gibbs sampler.
 
-    The model, memory, ``moves``, ``devices``, ``process_rows`` and ``bucket_rows`` arguments
-    are those of
+    The model, memory, ``moves``, ``devices``, ``process_rows``, ``bucket_rows`` and
+    ``relations`` arguments are those of
     :class:`~.kernel.FMGibbs`
     (``indices, values, group_of_feature`` its ``data``); ``num_warmup``, ``num_samples``,
     ``num_chains``, ``thinning``, ``chain_method`` and ``progress_bar`` those of
@@ -77,7 +78,8 @@ def run_gibbs(
                      init_scale=init_scale, store=store, num_samples=num_samples,
                      thinning=thinning, max_kept=max_kept, ref_rows=ref_rows,
                      pointwise_log_likelihood=pointwise_log_likelihood, moves=moves,
-                     devices=devices, process_rows=process_rows, bucket_rows=bucket_rows)
+                     devices=devices, process_rows=process_rows, bucket_rows=bucket_rows,
+                     relations=relations)
     settings = dict(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     thinning=thinning, progress_bar=progress_bar)
     if chain_method == "vectorized":  # the same draws as MCMC's, with less around the sweep
@@ -146,6 +148,7 @@ def fit_gibbs(
         ref_rows=reference_rows(d.n_rows),
         pointwise_log_likelihood=pointwise_log_likelihood, moves=moves, devices=devices,
         resume=resume, return_state=True, init_params=init_params, bucket_rows=bucket_rows,
+        relations=problem.relations or None,
     ))
     stats = {k: samples.pop(k) for k in ("log_likelihood", "acceptance_rate") if k in samples}
     moments = samples.pop("posterior_moments", None)

@@ -5,8 +5,10 @@ conditional is Normal. The sweep caches the residual ``e = y - yhat`` (``z - yha
 latent scale) and the term's row sums ``q``, and draws in order: the likelihood's latent step
 (:mod:`.latents`); ``w0``, then column after column of ``theta = [w | factor matrices]``, each
 block of a column in one vectorised exact draw (a block's features never share a row), ``h``
-and the cache updates from the term's part (:mod:`.terms`); the Normal-Gamma hyperparameters
-and ``tau`` in one batched Gamma draw; the ridge moves (:mod:`.shifts`). ``init`` and ``step``
+and the cache updates from the term's part (:mod:`.terms`); the features of any relation
+blocks, each ``(w_j, v_j)`` jointly from the sub-rows' sums (:mod:`.relations`); the
+Normal-Gamma hyperparameters and ``tau`` in one batched Gamma draw; the ridge moves
+(:mod:`.shifts`). ``init`` and ``step``
 are pure and jit-compiled with the parts as static arguments; the data enter as an argument,
 never as closed-over constants, so one compiled sweep serves every draw of the same shapes.
 """
@@ -33,6 +35,7 @@ from bayesfm.engines.gibbs.mesh import (
     sum_over_devices,
 )
 from bayesfm.engines.gibbs.mixing import GibbsMoves, factor_means, group_scales, score_scale
+from bayesfm.engines.gibbs.relations import add_relations, relation_columns, relation_noise_size
 from bayesfm.engines.gibbs.shifts import shift_bias
 from bayesfm.engines.gibbs.terms import GibbsTerm, add_rows, on_rows
 from bayesfm.engines.variates import gamma, noise
@@ -117,6 +120,9 @@ def init(
         on_devices = on_rows_of_each_device(term.predict_cache, _mesh(mesh),
                                             (P(), data_specs(data)), (P(ROWS), P(None, ROWS)))
         yhat, q = on_devices(start, data)
+        if data.relations:
+            theta = jnp.concatenate([start["w"][:, None], term.columns(start)], axis=1)
+            yhat, q = add_relations(theta, data.relations, yhat, q)
     else:
         yhat = jnp.broadcast_to(start["w0"], (n_rows,)).astype(dtype)
         q = jnp.zeros((term.n_cache(), n_rows), dtype)
@@ -255,6 +261,11 @@ def _sweep(
     prior_mu = jnp.concatenate([params["mu_w"][:, None], term.columns(params, "mu_")], axis=1)
     columns = column_draws(data, term, latent, mesh)
     theta, e, q = columns(theta, e, state.q, data, prior_lam, prior_mu, tau, nz_sets)
+    if data.relations:  # their own key: the row blocks' streams stay as without relations
+        nz_rel = jax.random.normal(jax.random.fold_in(k_noise, 1),
+                                   (relation_noise_size(data.relations, n_cols),), dtype)
+        theta, e, q = relation_columns(theta, e, q, weight, data.relations,
+                                       data.group_of_feature, prior_lam, prior_mu, tau, nz_rel)
     w, cols = theta[:, 0], theta[:, 1:]
 
     # Hyperparameters and tau are independent given (w, factors, e): one batched Gamma draw.
