@@ -117,7 +117,9 @@ def fit_designs(
     materialised design and ``()``.
     """
     if relations is None or len(relations) == 0:
-        est.relation_shapes_ = ()
+        # No attribute at all (not an empty one): a model fitted without relations has the
+        # fitted attributes it always had, which persistence stores.
+        vars(est).pop("relation_shapes_", None)
         return design, ()
     if isinstance(X, pd.DataFrame):
         raise TypeError("relations= is implemented for array and sparse X, not DataFrames; "
