@@ -13,8 +13,11 @@ are ``q . q_sub``). Other terms materialise the rows.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -62,6 +65,19 @@ def compressible(interaction: Any) -> bool:
     return interaction.name == "fm" and tuple(interaction.factor_names) == ("v",)
 
 
+@functools.partial(jax.jit, static_argnames="n_sub")
+def _sub_row_sums(w: jax.Array, v: jax.Array, sub: jax.Array, feat: jax.Array,
+                  val: jax.Array, n_sub: int) -> tuple[jax.Array, jax.Array]:
+    """Per draw and sub-row: its own score (S, n_sub) and its factor sums (S, n_sub, k)."""
+    def one(w_d: jax.Array, v_d: jax.Array) -> tuple[jax.Array, jax.Array]:
+        lin = jax.ops.segment_sum(w_d[feat] * val, sub, n_sub)
+        a = v_d[feat] * val[:, None]
+        q = jax.ops.segment_sum(a, sub, n_sub)
+        own = jax.ops.segment_sum(jnp.sum(a * a, 1), sub, n_sub)
+        return lin + 0.5 * (jnp.sum(q * q, 1) - own), q
+    return jax.vmap(one)(w, v)
+
+
 def compress_draws(draws: Any, joined: Joined, chunk: int = 16) -> Any:
     """Return ``draws`` (:class:`~bayesfm.results.PosteriorDraws`) over the compressed design.
 
@@ -69,9 +85,6 @@ def compress_draws(draws: Any, joined: Joined, chunk: int = 16) -> Any:
     sum_j x_sj^2 |v_j|^2)`` and ``v = q_s = sum_j x_sj v_j``: exact for the plain FM. The
     sums are taken ``chunk`` draws at a time, never over the materialised rows.
     """
-    import jax
-    import jax.numpy as jnp
-
     n_x = joined.rows.shape[1]
     w, v = draws.params["w"], draws.params["v"]
     parts_w, parts_v = [w[:, :n_x]], [v[:, :n_x]]
@@ -82,18 +95,8 @@ def compress_draws(draws: Any, joined: Joined, chunk: int = 16) -> Any:
         feat = jnp.asarray(coo.col + offset, jnp.int32)
         val = jnp.asarray(coo.data, w.dtype)
 
-        @jax.jit
-        def sums(w_c: jax.Array, v_c: jax.Array, sub=sub, feat=feat, val=val,
-                 n_sub=rel.n_sub) -> tuple[jax.Array, jax.Array]:
-            def one(w_d: jax.Array, v_d: jax.Array) -> tuple[jax.Array, jax.Array]:
-                lin = jax.ops.segment_sum(w_d[feat] * val, sub, n_sub)
-                a = v_d[feat] * val[:, None]
-                q = jax.ops.segment_sum(a, sub, n_sub)
-                own = jax.ops.segment_sum(jnp.sum(a * a, 1), sub, n_sub)
-                return lin + 0.5 * (jnp.sum(q * q, 1) - own), q
-            return jax.vmap(one)(w_c, v_c)
-
-        out = [sums(w[i:i + chunk], v[i:i + chunk]) for i in range(0, w.shape[0], chunk)]
+        out = [_sub_row_sums(w[i:i + chunk], v[i:i + chunk], sub, feat, val, rel.n_sub)
+               for i in range(0, w.shape[0], chunk)]
         parts_w.append(jnp.concatenate([o[0] for o in out]))
         parts_v.append(jnp.concatenate([o[1] for o in out]))
         offset += rel.n_features

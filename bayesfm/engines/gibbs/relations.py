@@ -287,6 +287,7 @@ def relation_columns(
         dyn = jnp.concatenate([jnp.zeros((rel.n_sub, 1), theta.dtype), q_old], axis=1)
         # A feature's own value is read at its step only: the draws leave the scan as its
         # output, and theta stays out of the carry.
+        new: jax.Array
         _, new = jax.lax.scan(step, dyn,
                               (rel.features, theta[rel.features], rel.first, rel.count, z))
         theta = theta.at[rel.features].set(new)
