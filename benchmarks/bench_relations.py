@@ -101,17 +101,13 @@ def run_estimator(f: dict, sweeps: int, rank: int, seed: int) -> dict:
     return dict(rmse=float(np.sqrt(np.mean((pred - f["y_test"]) ** 2))), wall=wall, fit=t_fit)
 
 
-def run_materialized(f: dict, sweeps: int, rank: int, seed: int) -> float:
-    """Seconds per sweep on the materialised design (compilation excluded)."""
+def _seconds_per_sweep(data, sweeps: int, rank: int, seed: int) -> float:
+    """Seconds per Gibbs sweep on prepared ``data`` (the first, compiling sweep excluded)."""
     import jax
 
-    from bayesfm.data.relations import materialize
-    from bayesfm.engines.gibbs import init, latent_for, prepare_data, step, term_for
+    from bayesfm.engines.gibbs import init, latent_for, step, term_for
     from bayesfm.model import get_interaction, get_likelihood
 
-    full = materialize(f["X_train"], f["rel_train"], group_sizes=f["group_sizes"][:2])
-    data = prepare_data(full.indices, full.values, full.group_of_feature, f["y_train"],
-                        n_groups=4)
     parts = dict(latent=latent_for(get_likelihood("gaussian")),
                  term=term_for(get_interaction("fm"), n_groups=4, rank=rank))
     s = init(jax.random.key(seed), data, **parts)
@@ -124,28 +120,29 @@ def run_materialized(f: dict, sweeps: int, rank: int, seed: int) -> float:
     return (time.perf_counter() - t0) / sweeps
 
 
+def run_materialized(f: dict, sweeps: int, rank: int, seed: int) -> float:
+    """Seconds per sweep on the materialised design (compilation excluded)."""
+
+    from bayesfm.data.relations import materialize
+    from bayesfm.engines.gibbs import prepare_data
+
+    full = materialize(f["X_train"], f["rel_train"], group_sizes=f["group_sizes"][:2])
+    data = prepare_data(full.indices, full.values, full.group_of_feature, f["y_train"],
+                        n_groups=4)
+    return _seconds_per_sweep(data, sweeps, rank, seed)
+
+
 def relation_sweep_time(f: dict, sweeps: int, rank: int, seed: int) -> float:
     """Seconds per sweep with relation blocks (compilation excluded)."""
-    import jax
 
     from bayesfm.data import from_sparse
-    from bayesfm.engines.gibbs import init, latent_for, prepare_data, step, term_for
-    from bayesfm.model import get_interaction, get_likelihood
+    from bayesfm.engines.gibbs import prepare_data
 
     row = from_sparse(f["X_train"])
     gof = np.repeat(np.arange(4), f["group_sizes"])
     data = prepare_data(row.indices, row.values, gof, f["y_train"], n_groups=4,
                         relations=f["rel_train"])
-    parts = dict(latent=latent_for(get_likelihood("gaussian")),
-                 term=term_for(get_interaction("fm"), n_groups=4, rank=rank))
-    s = init(jax.random.key(seed), data, **parts)
-    s = step(s, data, **parts)
-    jax.block_until_ready(s.e)
-    t0 = time.perf_counter()
-    for _ in range(sweeps):
-        s = step(s, data, **parts)
-    jax.block_until_ready(s.e)
-    return (time.perf_counter() - t0) / sweeps
+    return _seconds_per_sweep(data, sweeps, rank, seed)
 
 
 def run_myfm(f: dict, sweeps: int, rank: int, seed: int) -> dict:

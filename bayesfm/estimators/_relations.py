@@ -42,22 +42,28 @@ class Joined(NamedTuple):
         full = sp.hstack([self.rows, *(rel.rows() for rel in self.relations)], format="csr")
         return self.template.with_rows(full)
 
+    def compressed_groups(self) -> np.ndarray:
+        """Group code of every column of :meth:`compressed`.
+
+        The rows' own columns keep the fit's groups; each relation's sub-rows form one new
+        group.
+        """
+        n_x = self.rows.shape[1]
+        codes = [np.asarray(self.template.group_of_feature[:n_x])]
+        g = int(np.max(self.template.group_of_feature)) + 1
+        codes += [np.full(rel.n_sub, g + i, np.int32) for i, rel in enumerate(self.relations)]
+        return np.concatenate(codes).astype(np.int32)
+
     def compressed(self) -> Design:
         """Return the rows ``[X | one-hot sub-row of each relation]`` (:func:`compress_draws`)."""
-        n_x = self.rows.shape[1]
-        blocks, codes = [self.rows], [np.asarray(self.template.group_of_feature[:n_x])]
-        g = int(np.max(self.template.group_of_feature)) + 1
-        for rel in self.relations:
-            blocks.append(sp.csr_matrix((np.ones(rel.n_rows), (np.arange(rel.n_rows),
-                                                                rel.index)),
-                                        shape=(rel.n_rows, rel.n_sub)))
-            codes.append(np.full(rel.n_sub, g, np.int32))  # one group per relation
-            g += 1
+        blocks = [self.rows] + [
+            sp.csr_matrix((np.ones(rel.n_rows), (np.arange(rel.n_rows), rel.index)),
+                          shape=(rel.n_rows, rel.n_sub)) for rel in self.relations]
         full = sp.hstack(blocks, format="csr")
+        codes = self.compressed_groups()
         indices, values = padded_rows(full, dtype=self.template.values.dtype)
-        return Design(indices, values, np.concatenate(codes).astype(np.int32),
-                      tuple(f"x{j}" for j in range(full.shape[1])),
-                      tuple(f"g{j}" for j in range(g)))
+        return Design(indices, values, codes, tuple(f"x{j}" for j in range(full.shape[1])),
+                      tuple(f"g{j}" for j in range(int(codes.max()) + 1)))
 
 
 def compressible(interaction: Any) -> bool:
@@ -103,7 +109,7 @@ def compress_draws(draws: Any, joined: Joined, chunk: int = 16) -> Any:
     params = {**draws.params, "w": jnp.concatenate(parts_w, 1),
               "v": jnp.concatenate(parts_v, 1)}
     return draws._replace(params=params,
-                          group_of_feature=jnp.asarray(joined.compressed().group_of_feature))
+                          group_of_feature=jnp.asarray(joined.compressed_groups()))
 
 
 def _shapes(relations: tuple[Relation, ...]) -> tuple[tuple[str, int], ...]:
