@@ -37,6 +37,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _batch_size(text: str) -> int | str | None:
+    """``--batch-size``: a positive integer, ``auto`` or ``all`` (every row)."""
+    if text in ("auto", "all"):
+        return None if text == "all" else text
+    return _positive_int(text)
+
+
 def _nonnegative_int(text: str) -> int:
     try:
         value = int(text)
@@ -151,8 +158,10 @@ def _add_fit_parser(sub: Any) -> None:
                        "sooner (default: %(default)s)")
     model.add_argument("--learning-rate", type=_positive_float, default=0.01, metavar="LR",
                        help="SVI: Adam step size (default: %(default)s)")
-    model.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
-                       help="SVI: minibatch rows per step (default: every row)")
+    model.add_argument("--batch-size", type=_batch_size, default="auto", metavar="N",
+                       help="SVI: minibatch rows per step, or 'all' for every row "
+                       "(default: %(default)s: every row up to 8,192 rows, else 4,096 or "
+                       "fewer)")
     output = fit.add_argument_group("output")
     output.add_argument("--out", default="bayesfm-fit", metavar="DIR",
                         help="output folder, created if needed (default: %(default)s)")

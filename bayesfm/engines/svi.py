@@ -9,6 +9,7 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+from numpyro.handlers import substitute
 from numpyro.infer import SVI, Predictive, Trace_ELBO, init_to_uniform
 from numpyro.infer.autoguide import AutoDelta, AutoLowRankMultivariateNormal, AutoNormal
 from numpyro.optim import Adam
@@ -18,7 +19,7 @@ from bayesfm.engines.gibbs.mesh import ROWS, replicated, row_mesh, row_sharded
 from bayesfm.engines.problem import EngineResult, FitProblem
 from bayesfm.model import fm_model
 
-__all__ = ["GUIDES", "run_svi"]
+__all__ = ["GUIDES", "auto_batch_size", "minibatch_rows", "run_svi"]
 
 #: Guide names accepted by :func:`run_svi`.
 GUIDES = ("normal", "lowrank", "map")
@@ -35,6 +36,71 @@ def _make_guide(name: str, init_radius: float, model: Any = fm_model) -> Any:
     raise ValueError(f"unknown guide {name!r}; valid: {', '.join(GUIDES)}")
 
 
+#: Rows up to which ``batch_size="auto"`` keeps every row in every step.
+FULL_BATCH_ROWS = 8192
+#: Floats of a neural part's activations that an automatic minibatch holds at most.
+BATCH_ACTIVATIONS = 2**22
+
+
+def auto_batch_size(problem: FitProblem) -> int | None:
+    """Return the minibatch size that ``batch_size="auto"`` picks for ``problem``.
+
+    Every row in every step (``None``) up to :data:`FULL_BATCH_ROWS` rows; above, 4,096
+    rows, or for a neural interaction term the largest power of two (at least 256) whose
+    activations stay under :data:`BATCH_ACTIVATIONS` floats. A full-batch step costs time in
+    proportion to the rows (on frappe's 57,722 rows an input-aware FM step takes about
+    130 ms full-batch against about 10 ms at 4,096 rows), and the step count an SVI fit
+    needs hardly grows with the rows.
+
+    Examples
+    --------
+    >>> from bayesfm.engines.svi import FULL_BATCH_ROWS, BATCH_ACTIVATIONS
+    >>> FULL_BATCH_ROWS, BATCH_ACTIVATIONS // 4400  # frappe's CFM: 4,400 floats per row
+    (8192, 953)
+    """
+    d = problem.design
+    if d.n_rows <= FULL_BATCH_ROWS:
+        return None
+    acts = problem.interaction.activations_per_row(d.n_groups, problem.rank)
+    size = 4096
+    while acts and size > 256 and size * acts > BATCH_ACTIVATIONS:
+        size //= 2
+    return size
+
+
+def _batched_model(*args: Any, rows: jax.Array | None = None, **kwargs: Any) -> None:
+    """:func:`fm_model` whose minibatch rows (the ``obs`` plate's indices) are ``rows``.
+
+    numpyro's own subsampling draws the indices without replacement by a Fisher-Yates scan
+    over the whole row range at every step (on CPU about 10 ms for 57,722 rows, more than
+    the step itself at small batches); handing the plate its indices lets a chunk of steps
+    share a few permutations.
+    """
+    if rows is None:
+        fm_model(*args, **kwargs)
+        return
+    with substitute(data={"obs": rows}):
+        fm_model(*args, **kwargs)
+
+
+def minibatch_rows(key: jax.Array, n_rows: int, batch_size: int, steps: int) -> jax.Array:
+    """Row indices of ``steps`` minibatches of ``batch_size``, shape ``(steps, batch_size)``.
+
+    The batches are consecutive slices of fresh random permutations of the rows (an epoch
+    visits every row once; a batch that straddles two epochs may repeat a row), so each
+    index is uniform over the rows and the rescaled minibatch ELBO stays unbiased. When the
+    chunk needs less than a quarter of an epoch, the indices are drawn with replacement
+    instead, which costs no sort of the whole row range.
+    """
+    total = steps * batch_size
+    if 4 * total < n_rows:
+        return jax.random.randint(key, (steps, batch_size), 0, n_rows)
+    epochs = -(-total // n_rows)
+    perms = jax.vmap(lambda k: jax.random.permutation(k, n_rows))(
+        jax.random.split(key, epochs))
+    return perms.reshape(-1)[:total].reshape(steps, batch_size)
+
+
 def run_svi(
     problem: FitProblem,
     *,
@@ -42,7 +108,7 @@ def run_svi(
     guide: str = "normal",
     num_steps: int = 20_000,
     learning_rate: float = 0.01,
-    batch_size: int | None = None,
+    batch_size: int | str | None = "auto",
     num_samples: int = 1000,
     num_particles: int = 1,
     check_every: int = 250,
@@ -69,9 +135,10 @@ def run_svi(
         Upper bound on optimisation steps.
     learning_rate : float
         Adam step size.
-    batch_size : int, optional
-        Minibatch size through ``plate("obs", N, subsample_size=batch_size)``; ``None``
-        uses every row at every step.
+    batch_size : int, "auto" or None, default "auto"
+        Minibatch size through ``plate("obs", N, subsample_size=batch_size)``, the rows of
+        each step taken from random permutations (:func:`minibatch_rows`); ``None`` uses
+        every row at every step; ``"auto"``: :func:`auto_batch_size`.
     num_samples : int
         Draws taken from the fitted guide.
     num_particles : int
@@ -95,9 +162,14 @@ def run_svi(
     """
     d = problem.design
     n = d.n_rows
+    if isinstance(batch_size, str):
+        if batch_size != "auto":
+            raise ValueError(f"batch_size must be a positive int, 'auto' or None, got "
+                             f"{batch_size!r}")
+        batch_size = auto_batch_size(problem)
     subsample = None if batch_size is None or batch_size >= n else int(batch_size)
-    g = _make_guide(guide, init_radius, fm_model)
-    svi = SVI(fm_model, g, Adam(learning_rate),
+    g = _make_guide(guide, init_radius, _batched_model)
+    svi = SVI(_batched_model, g, Adam(learning_rate),
               Trace_ELBO(num_particles=num_particles))
     mesh = row_mesh(devices)
     split = mesh.devices.size > 1 and n % mesh.devices.size == 0
@@ -110,16 +182,18 @@ def run_svi(
         jax.device_put(np.asarray(problem.y, dtype=d.values.dtype), rows),
     )
     kwargs = dict(problem.model_kwargs(), subsample_size=subsample)
-    key_init, key_draw = jax.random.split(rng_key)
+    key_init, key_draw, key_rows = jax.random.split(rng_key, 3)
     # Jitted so that initialisation is one compiled program, not hundreds of eager ops.
     state = jax.jit(partial(svi.init, **kwargs))(key_init, *args)
 
     @partial(jax.jit, static_argnums=1)
-    def run_chunk(state: Any, length: int) -> tuple[Any, jax.Array]:
-        def body(s: Any, _: None) -> tuple[Any, jax.Array]:
-            return svi.update(s, *args, **kwargs)
+    def run_chunk(state: Any, length: int, key: jax.Array) -> tuple[Any, jax.Array]:
+        batches = None if subsample is None else minibatch_rows(key, n, subsample, length)
 
-        return jax.lax.scan(body, state, None, length=length)
+        def body(s: Any, rows: jax.Array | None) -> tuple[Any, jax.Array]:
+            return svi.update(s, *args, rows=rows, **kwargs)
+
+        return jax.lax.scan(body, state, batches, length=length)
 
     losses: list[np.ndarray] = []
     best = np.inf
@@ -128,7 +202,7 @@ def run_svi(
     done = 0
     while done < num_steps:
         length = min(check_every, num_steps - done)
-        state, chunk = run_chunk(state, length)
+        state, chunk = run_chunk(state, length, jax.random.fold_in(key_rows, done))
         chunk = np.asarray(chunk)
         losses.append(chunk)
         done += length

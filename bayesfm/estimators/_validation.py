@@ -110,7 +110,11 @@ def check_params(est: Any) -> FMPriors:
                 "does not keep; use log_likelihood='auto' or False, or store='draws'"
             )
     check_positive_int(est.svi_steps, "svi_steps")
-    if est.batch_size is not None:
+    if isinstance(est.batch_size, str):
+        if est.batch_size != "auto":
+            raise ValueError(f"batch_size must be a positive int, 'auto' or None, got "
+                             f"{est.batch_size!r}")
+    elif est.batch_size is not None:
         check_positive_int(est.batch_size, "batch_size")
     if est.guide not in GUIDES:
         raise ValueError(f"unknown guide {est.guide!r}; valid guides: {', '.join(GUIDES)}")

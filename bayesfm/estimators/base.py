@@ -86,7 +86,7 @@ class BayesianFMBase(RecommendMixin, WarmStartMixin, BaseEstimator):
         guide: str = "normal",
         svi_steps: int = 20_000,
         learning_rate: float = 0.01,
-        batch_size: int | None = None,
+        batch_size: int | str | None = "auto",
         log_likelihood: bool | str = "auto",
         progress_bar: bool | None = None,
         store: str = "draws",

@@ -56,8 +56,10 @@ class BayesianFMRegressor(RegressorMixin, BayesianFMBase):
         Upper bound on SVI steps (early stopping usually ends sooner).
     learning_rate : float
         SVI Adam step size.
-    batch_size : int, optional
-        SVI minibatch size.
+    batch_size : int, "auto" or None, default "auto"
+        SVI minibatch size; ``None``: every row at every step; ``"auto"``: every row up
+        to 8,192 rows, above that 4,096 rows per step (fewer for a CFM, whose activations
+        per row are large; :func:`bayesfm.engines.svi.auto_batch_size`).
     log_likelihood : bool or "auto"
         Keep the pointwise log likelihood in ``idata_`` (``"auto"``: when under 512 MiB and
         ``store="draws"``).

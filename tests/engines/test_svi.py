@@ -39,3 +39,44 @@ def test_minibatches_and_early_stopping(sim):
     assert np.mean(loss[-200:]) < np.mean(loss[:200])
     rmse = np.sqrt(np.mean((fm.predict(sim.X[500:]) - sim.eta[500:]) ** 2))
     assert rmse < 0.6 * sim.eta[500:].std()
+
+
+def test_minibatch_rows_are_uniform_permutation_slices():
+    import jax
+
+    from bayesfm.engines.svi import minibatch_rows
+
+    # A chunk of at least a quarter epoch: slices of permutations, every row once per epoch.
+    rows = np.asarray(minibatch_rows(jax.random.key(0), 1000, 100, 30))
+    assert rows.shape == (30, 100)
+    for epoch in range(3):
+        assert np.array_equal(np.sort(rows[10 * epoch:10 * (epoch + 1)].ravel()),
+                              np.arange(1000))
+    # A short chunk draws with replacement: in range, and not a constant pattern.
+    few = np.asarray(minibatch_rows(jax.random.key(1), 100_000, 10, 20))
+    assert few.shape == (20, 10) and few.min() >= 0 and few.max() < 100_000
+    assert len(np.unique(few)) > 190
+
+
+@pytest.mark.parametrize(("model", "n_rows", "expected"),
+                         [("fm", 8192, None), ("fm", 8193, 4096), ("ifm", 50_000, 4096),
+                          ("cfm", 50_000, 512)])
+def test_auto_batch_size(model, n_rows, expected):
+    from types import SimpleNamespace
+
+    from bayesfm.engines.svi import auto_batch_size
+    from bayesfm.model import get_interaction
+
+    # frappe's shape: 10 fields, rank 8 (a CFM holds 4,400 floats per row).
+    problem = SimpleNamespace(design=SimpleNamespace(n_rows=n_rows, n_groups=10), rank=8,
+                              interaction=get_interaction(model))
+    assert auto_batch_size(problem) == expected
+
+
+def test_auto_minibatches_a_large_problem():
+    big = simulate_fm(9000, group_sizes=(12, 10), rank=2, seed=3)
+    fm = BayesianFMRegressor(method="svi", rank=2, num_samples=20, svi_steps=500,
+                             random_state=0, progress_bar=False)
+    fm.fit(big.X, big.y, groups=big.groups)
+    rmse = np.sqrt(np.mean((fm.predict(big.X) - big.eta) ** 2))
+    assert rmse < 0.6 * big.eta.std()

@@ -96,6 +96,8 @@ SETTINGS = [
          r"svi_steps must be an integer, got 1.5"),
     Case("estimator", "batch_size 0", lambda: reg(batch_size=0).fit(X, Y), ValueError,
          r"batch_size must be >= 1, got 0"),
+    Case("estimator", "batch_size 'full'", lambda: reg(batch_size="full").fit(X, Y),
+         ValueError, r"batch_size must be a positive int, 'auto' or None, got 'full'"),
     Case("estimator", "unknown method", lambda: reg(method="gibs").fit(X, Y), ValueError,
          r"unknown method 'gibs'; valid methods: gibbs, nuts, svi"),
     Case("estimator", "unknown link",
