@@ -15,6 +15,7 @@ from sklearn.utils.validation import column_or_1d
 from bayesfm.data.design import Design, check_finite
 from bayesfm.engines import GUIDES, METHODS, STORES
 from bayesfm.engines.gibbs import MOVES
+from bayesfm.engines.svi import check_batch_size
 from bayesfm.model import PARAMETERIZATIONS, FMPriors, get_interaction
 
 __all__ = [
@@ -110,11 +111,8 @@ def check_params(est: Any) -> FMPriors:
                 "does not keep; use log_likelihood='auto' or False, or store='draws'"
             )
     check_positive_int(est.svi_steps, "svi_steps")
-    if isinstance(est.batch_size, str):
-        if est.batch_size != "auto":
-            raise ValueError(f"batch_size must be a positive int, 'auto' or None, got "
-                             f"{est.batch_size!r}")
-    elif est.batch_size is not None:
+    check_batch_size(est.batch_size)
+    if est.batch_size is not None and not isinstance(est.batch_size, str):
         check_positive_int(est.batch_size, "batch_size")
     if est.guide not in GUIDES:
         raise ValueError(f"unknown guide {est.guide!r}; valid guides: {', '.join(GUIDES)}")
