@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -190,14 +191,30 @@ def run_svi(
     # Jitted so that initialisation is one compiled program, not hundreds of eager ops.
     state = jax.jit(partial(svi.init, **kwargs))(key_init, *args)
 
-    @partial(jax.jit, static_argnums=1)
-    def run_chunk(state: Any, length: int, key: jax.Array) -> tuple[Any, jax.Array]:
-        batches = None if subsample is None else minibatch_rows(key, n, subsample, length)
+    # One compiled program runs every chunk: a chunk is always ``width`` scan steps, and the
+    # steps past ``active`` (the last chunk of a run whose length ``width`` does not divide)
+    # leave the state as it is. The data are arguments, not constants baked into the program,
+    # so the persistent compilation cache serves a later fit of the same shapes.
+    width = max(1, min(check_every, num_steps))
+    rows0 = None if subsample is None else minibatch_rows(key_rows, n, subsample, 1)[0]
+    loss_type = jax.eval_shape(lambda s, a: svi.update(s, *a, rows=rows0, **kwargs)[1],
+                               state, args)
 
-        def body(s: Any, rows: jax.Array | None) -> tuple[Any, jax.Array]:
-            return svi.update(s, *args, rows=rows, **kwargs)
+    @jax.jit
+    def run_chunk(state: Any, active: jax.Array, key: jax.Array,
+                  data: tuple[jax.Array, ...]) -> tuple[Any, jax.Array]:
+        batches = None if subsample is None else minibatch_rows(key, n, subsample, width)
 
-        return jax.lax.scan(body, state, batches, length=length)
+        def body(s: Any, xs: tuple[jax.Array, jax.Array | None]) -> tuple[Any, jax.Array]:
+            step, rows = xs
+            return jax.lax.cond(
+                step < active,
+                lambda s: svi.update(s, *data, rows=rows, **kwargs),
+                lambda s: (s, jnp.full(loss_type.shape, jnp.nan, loss_type.dtype)),
+                s,
+            )
+
+        return jax.lax.scan(body, state, (jnp.arange(width), batches))
 
     losses: list[np.ndarray] = []
     best = np.inf
@@ -205,9 +222,10 @@ def run_svi(
     bar = tqdm(total=num_steps, desc="SVI", disable=not progress_bar, leave=False)
     done = 0
     while done < num_steps:
-        length = min(check_every, num_steps - done)
-        state, chunk = run_chunk(state, length, jax.random.fold_in(key_rows, done))
-        chunk = np.asarray(chunk)
+        length = min(width, num_steps - done)
+        state, chunk = run_chunk(state, np.int32(length), jax.random.fold_in(key_rows, done),
+                                 args)
+        chunk = np.asarray(chunk)[:length]
         losses.append(chunk)
         done += length
         window = float(np.mean(chunk))
