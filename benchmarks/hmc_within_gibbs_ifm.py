@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -72,89 +71,121 @@ def make_problem(args: argparse.Namespace) -> tuple[FitProblem, Any]:
     return problem, sim
 
 
-def make_gibbs_fn(problem: FitProblem) -> Callable[..., dict[str, jax.Array]]:
-    """Return ``gibbs_fn(rng_key, gibbs_sites, hmc_sites)``: one systematic scan of the block.
+class Conditionals:
+    """The full conditionals of the Gibbs block given ``v`` and the FEN's weights.
 
-    Order: ``lambda_fen``, ``(mu_v, lambda_v)``, ``(mu_w, lambda_w)``, ``(w0, w, mu_w)``,
-    ``tau``; each step draws exactly from its full conditional given the latest values, so
-    the scan leaves the posterior invariant. The data are closed over (constants to XLA):
-    ``HMCGibbs`` hands the gibbs_fn no model arguments, and at 2,000 rows that is harmless.
+    Each method returns the parameters of one conditional, so that the test can compare
+    them with the model's log joint; :meth:`gibbs_fn` draws from them in turn. The data are
+    closed over (constants to XLA): ``HMCGibbs`` hands the gibbs_fn no model arguments, and
+    at 2,000 rows that is harmless.
     """
-    d, term, pri = problem.design, problem.interaction, problem.priors
-    n_groups, n_features, n_rows = d.n_groups, d.n_features, d.n_rows
-    dtype = d.values.dtype
-    idx, val = jnp.asarray(d.indices), jnp.asarray(d.values)
-    gof = jnp.asarray(d.group_of_feature)
-    y = jnp.asarray(problem.y, dtype)
-    member = jax.nn.one_hot(gof, n_groups, dtype=dtype).T  # (G, p)
-    n_in_group = member.sum(axis=1)  # (G,)
-    sites = term.network_sites(n_groups, problem.rank)
-    n_layers = term.n_layers(n_groups, problem.rank)
-    n_theta = 1 + n_features + n_groups  # (w0, w, mu_w)
-    rows = jnp.arange(n_rows)[:, None]
 
-    def normal_gamma(key: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Joint ``(mu, lambda) | members x`` (x of shape (p, ...)) of every group."""
-        k_lam, k_mu = jax.random.split(key)
-        n = n_in_group.reshape((-1,) + (1,) * (x.ndim - 1))
-        xbar = jnp.tensordot(member, x, axes=1) / n
-        ss = jnp.tensordot(member, (x - xbar[gof]) ** 2, axes=1)
+    def __init__(self, problem: FitProblem) -> None:
+        d = problem.design
+        self.term, self.pri = problem.interaction, problem.priors
+        self.n_groups, self.n_features, self.n_rows = d.n_groups, d.n_features, d.n_rows
+        self.dtype = d.values.dtype
+        self.idx, self.val = jnp.asarray(d.indices), jnp.asarray(d.values)
+        self.gof = jnp.asarray(d.group_of_feature)
+        self.y = jnp.asarray(problem.y, self.dtype)
+        self.member = jax.nn.one_hot(self.gof, self.n_groups, dtype=self.dtype).T  # (G, p)
+        self.n_in_group = self.member.sum(axis=1)  # (G,)
+        self.sites = self.term.network_sites(self.n_groups, problem.rank)
+        self.n_layers = self.term.n_layers(self.n_groups, problem.rank)
+
+    def normal_gamma(self, x: jax.Array) -> tuple[jax.Array, ...]:
+        """``(mu, lambda) | members x`` (shape (p, ...)) of every group: Normal-Gamma.
+
+        Returns ``(mean, kappa, shape, rate)``: ``lambda ~ Gamma(shape, rate)``,
+        ``mu | lambda ~ Normal(mean, 1 / (kappa lambda))``, each of shape (G, ...).
+        """
+        pri = self.pri
+        n = self.n_in_group.reshape((-1,) + (1,) * (x.ndim - 1))
+        xbar = jnp.tensordot(self.member, x, axes=1) / n
+        ss = jnp.tensordot(self.member, (x - xbar[self.gof]) ** 2, axes=1)
         kappa = pri.gamma0 + n
-        shape = pri.a0 + 0.5 * n
+        shape = jnp.broadcast_to(pri.a0 + 0.5 * n, xbar.shape)
         rate = pri.b0 + 0.5 * ss + 0.5 * pri.gamma0 * n * (xbar - pri.mu0) ** 2 / kappa
-        lam = jax.random.gamma(k_lam, jnp.broadcast_to(shape, xbar.shape), dtype=dtype) / rate
         mean = (pri.gamma0 * pri.mu0 + n * xbar) / kappa
-        mu = mean + jax.random.normal(k_mu, xbar.shape, dtype) * jax.lax.rsqrt(kappa * lam)
-        return mu, lam
+        return mean, jnp.broadcast_to(kappa, xbar.shape), shape, rate
 
-    def gibbs_fn(rng_key: jax.Array, gibbs_sites: dict, hmc_sites: dict) -> dict:
-        k_fen, k_v, k_w_hyper, k_theta, k_tau = jax.random.split(rng_key, 5)
-        out = {}
-        # lambda_fen[l] | the layer's weights.
-        count = [0.0] * n_layers
-        ss = [jnp.zeros((), dtype)] * n_layers
-        for s in sites:
+    def lambda_fen(self, hmc_sites: dict) -> tuple[jax.Array, jax.Array]:
+        """``lambda_fen[l] | the layer's weights``: Gamma ``(shape, rate)`` per layer."""
+        count = [0.0] * self.n_layers
+        ss = [jnp.zeros((), self.dtype)] * self.n_layers
+        for s in self.sites:  # each weight of layer l has precision lambda_fen[l] * fan_in
             arr = hmc_sites[s.name]
             count[s.layer] += arr.size
             ss[s.layer] = ss[s.layer] + s.fan_in * jnp.sum(arr**2)
-        shape = pri.a0 + 0.5 * jnp.asarray(count, dtype)
-        out["lambda_fen"] = (jax.random.gamma(k_fen, shape, dtype=dtype)
-                             / (pri.b0 + 0.5 * jnp.stack(ss)))
-        # (mu_v, lambda_v) | v and (mu_w, lambda_w) | w.
-        out["mu_v"], out["lambda_v"] = normal_gamma(k_v, hmc_sites["v"])
-        _, lam_w = normal_gamma(k_w_hyper, gibbs_sites["w"])
-        out["lambda_w"] = lam_w
-        # (w0, w, mu_w) | lambda_w, tau, v, FEN: Gaussian, precision prior + tau A'A.
-        params = {**hmc_sites, **gibbs_sites}
-        xs = term.row_values(params, idx, val, gof, n_groups=n_groups)  # x' = m x
-        pair = term.score(params, idx, xs, gof, n_groups=n_groups)
-        design = jnp.zeros((n_rows, 1 + n_features), dtype).at[:, 0].set(1.0)
-        design = design.at[rows, 1 + idx].add(xs)
-        lam_f = lam_w[gof]
-        q = jnp.zeros((n_theta, n_theta), dtype)
-        q = q.at[0, 0].set(pri.reg0)
-        fi = 1 + jnp.arange(n_features)
-        gi = 1 + n_features + gof
+        return (self.pri.a0 + 0.5 * jnp.asarray(count, self.dtype),
+                self.pri.b0 + 0.5 * jnp.stack(ss))
+
+    def linear_design(self, params: dict) -> tuple[jax.Array, jax.Array]:
+        """Columns ``[1, x'_n1 .. x'_np]`` (N, 1 + p) and the pairwise term (N,) given ``v``, FEN."""
+        xs = self.term.row_values(params, self.idx, self.val, self.gof, n_groups=self.n_groups)
+        pair = self.term.score(params, self.idx, xs, self.gof, n_groups=self.n_groups)
+        design = jnp.zeros((self.n_rows, 1 + self.n_features), self.dtype).at[:, 0].set(1.0)
+        rows = jnp.arange(self.n_rows)[:, None]
+        return design.at[rows, 1 + self.idx].add(xs), pair
+
+    def theta(self, params: dict) -> tuple[jax.Array, jax.Array]:
+        """``theta = (w0, w, mu_w) | lambda_w, tau, v, FEN``: Gaussian ``(precision, P mean)``."""
+        pri, p, n_groups = self.pri, self.n_features, self.n_groups
+        design, pair = self.linear_design(params)
+        lam_w = params["lambda_w"]
+        lam_f = lam_w[self.gof]
+        n_theta = 1 + p + n_groups
+        fi = 1 + jnp.arange(p)
+        gi = 1 + p + self.gof
+        gg = 1 + p + jnp.arange(n_groups)
+        q = jnp.zeros((n_theta, n_theta), self.dtype).at[0, 0].set(pri.reg0)
         q = q.at[fi, fi].add(lam_f).at[fi, gi].add(-lam_f).at[gi, fi].add(-lam_f)
-        gg = 1 + n_features + jnp.arange(n_groups)
-        q = q.at[gg, gg].add((pri.gamma0 + n_in_group) * lam_w)
-        b = jnp.zeros(n_theta, dtype).at[gg].set(pri.gamma0 * lam_w * pri.mu0)
-        tau = gibbs_sites["tau"]
-        k_lin = 1 + n_features
-        prec = q.at[:k_lin, :k_lin].add(tau * design.T @ design)
-        b = b.at[:k_lin].add(tau * design.T @ (y - pair))
+        q = q.at[gg, gg].add((pri.gamma0 + self.n_in_group) * lam_w)
+        b = jnp.zeros(n_theta, self.dtype).at[gg].set(pri.gamma0 * lam_w * pri.mu0)
+        tau = params["tau"]
+        prec = q.at[:1 + p, :1 + p].add(tau * design.T @ design)
+        return prec, b.at[:1 + p].add(tau * design.T @ (self.y - pair))
+
+    def tau(self, params: dict) -> tuple[jax.Array, jax.Array]:
+        """``tau | everything``: Gamma ``(shape, rate)``."""
+        design, pair = self.linear_design(params)
+        lin = jnp.concatenate([params["w0"][None], params["w"]])
+        resid = self.y - design @ lin - pair
+        return self.pri.a0 + 0.5 * self.n_rows, self.pri.b0 + 0.5 * jnp.sum(resid**2)
+
+    def gibbs_fn(self, rng_key: jax.Array, gibbs_sites: dict, hmc_sites: dict) -> dict:
+        """One systematic scan of the block, each step exact given the latest values.
+
+        Order: ``lambda_fen``; ``(mu_v, lambda_v)``; ``lambda_w`` with ``mu_w`` integrated
+        out; ``(w0, w, mu_w)`` jointly; ``tau``. Drawing ``lambda_w`` from the Normal-Gamma
+        and dropping its ``mu_w`` is a partially collapsed step (van Dyk & Park 2008),
+        valid because ``mu_w`` is drawn next, given everything.
+        """
+        dt = self.dtype
+        k_fen, k_v, k_w, k_theta, k_tau = jax.random.split(rng_key, 5)
+        out: dict[str, jax.Array] = {}
+        shape, rate = self.lambda_fen(hmc_sites)
+        out["lambda_fen"] = jax.random.gamma(k_fen, shape, dtype=dt) / rate
+        out["mu_v"], out["lambda_v"] = _draw_normal_gamma(k_v, *self.normal_gamma(hmc_sites["v"]))
+        _, out["lambda_w"] = _draw_normal_gamma(k_w, *self.normal_gamma(gibbs_sites["w"]))
+        params = {**hmc_sites, **gibbs_sites, **out}
+        prec, b = self.theta(params)
         chol = jnp.linalg.cholesky(prec)
-        z = jax.random.normal(k_theta, (n_theta,), dtype)
+        z = jax.random.normal(k_theta, b.shape, dt)
         theta = cho_solve((chol, True), b) + solve_triangular(chol.T, z, lower=False)
-        out["w0"], out["w"] = theta[0], theta[1:k_lin]
-        out["mu_w"] = theta[k_lin:]
-        # tau | residuals.
-        resid = y - design @ theta[:k_lin] - pair
-        out["tau"] = (jax.random.gamma(k_tau, pri.a0 + 0.5 * n_rows, dtype=dtype)
-                      / (pri.b0 + 0.5 * jnp.sum(resid**2)))
+        p = self.n_features
+        out["w0"], out["w"], out["mu_w"] = theta[0], theta[1:1 + p], theta[1 + p:]
+        shape, rate = self.tau({**params, **out})
+        out["tau"] = jax.random.gamma(k_tau, shape, dtype=dt) / rate
         return out
 
-    return gibbs_fn
+
+def _draw_normal_gamma(key: jax.Array, mean: jax.Array, kappa: jax.Array, shape: jax.Array,
+                       rate: jax.Array) -> tuple[jax.Array, jax.Array]:
+    k_lam, k_mu = jax.random.split(key)
+    lam = jax.random.gamma(k_lam, shape, dtype=mean.dtype) / rate
+    mu = mean + jax.random.normal(k_mu, mean.shape, mean.dtype) * jax.lax.rsqrt(kappa * lam)
+    return mu, lam
 
 
 def run_engine(engine: str, problem: FitProblem, seed: int, warmup: int, samples: int,
@@ -165,7 +196,7 @@ def run_engine(engine: str, problem: FitProblem, seed: int, warmup: int, samples
     inner = NUTS(model, target_accept_prob=0.8, max_tree_depth=10, dense_mass=False,
                  init_strategy=init_to_uniform(radius=0.1))
     kernel = inner if engine == "nuts" else HMCGibbs(
-        inner, gibbs_fn=make_gibbs_fn(problem), gibbs_sites=list(GIBBS_SITES))
+        inner, gibbs_fn=Conditionals(problem).gibbs_fn, gibbs_sites=list(GIBBS_SITES))
     # One chain per run() of one MCMC object: the second reuses the first's compiled
     # program, so the timings separate compilation from sampling.
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=1,
