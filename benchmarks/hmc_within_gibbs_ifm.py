@@ -135,7 +135,7 @@ class Conditionals:
                 self.pri.b0 + 0.5 * jnp.stack(ss))
 
     def linear_design(self, params: dict) -> tuple[jax.Array, jax.Array]:
-        """Columns ``[1, x'_n1 .. x'_np]`` (N, 1 + p) and the pairwise term (N,) given ``v``, FEN."""
+        """Columns ``[1, x'_n1 .. x'_np]`` (N, 1 + p) and the pairwise term (N,), given v, FEN."""
         xs = self.term.row_values(params, self.idx, self.val, self.gof, n_groups=self.n_groups)
         pair = self.term.score(params, self.idx, xs, self.gof, n_groups=self.n_groups)
         design = jnp.zeros((self.n_rows, 1 + self.n_features), self.dtype).at[:, 0].set(1.0)
@@ -300,7 +300,8 @@ def main(args: argparse.Namespace) -> None:
                                  args.chains)
         q = derived(problem, draws, test.indices, test.values)
         r = results[engine] = summarise(q, info, truth)
-        print(f"{engine}: {r['seconds']:.1f} s (chains {', '.join(f'{t:.1f}' for t in info['per_chain'])}"
+        chains = ", ".join(f"{t:.1f}" for t in info["per_chain"])
+        print(f"{engine}: {r['seconds']:.1f} s (chains {chains}"
               f"; compile ~{r['compile']:.1f} s), divergences {r['divergences']}, "
               f"mean leapfrog steps {r['mean_steps']:.1f}", flush=True)
         print(f"  ESS/s eta_ref min {r['ess_s_eta_ref_min']:.3g} median "
