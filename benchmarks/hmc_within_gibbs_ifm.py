@@ -51,6 +51,11 @@ HMCGibbs / NUTS ESS/s: eta_ref min 0.57, median 1.46, noise sd 1.36, log lik 2.2
 iterations (the NUTS block still has v and the FEN, nearly the same geometry, but shorter
 trees), not clearly better mixing: the worst eta_ref row mixes worse per second, and 150
 draws per chain leave these ESS figures uncertain by tens of percent.
+
+``--check --warmup 300 --samples 300`` (200 rows, fields 4, 3, 2, rank 2): NUTS R-hat max
+1.008, HMCGibbs 1.027; the 21 posterior means differ by at most 2.52 standard errors (rms
+1.24): agreement. ``tests/benchmarks/test_hmc_within_gibbs_ifm.py`` checks every conditional
+of the Gibbs block against the model's log joint, deterministically.
 """
 
 from __future__ import annotations
