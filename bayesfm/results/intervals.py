@@ -2,7 +2,7 @@
 
 Given posterior draws ``s = 1..S``, a new ``y`` at row ``x`` has the mixture distribution
 ``p(y | x) = (1/S) sum_s p(y | eta_s(x), theta_s)``. Gaussian: a mixture of normals
-``N(mu_s, sigma_s^2)``, whose quantiles are found by bisection on the mixture CDF (no noise
+``N(mu_s, sigma_s^2)``, whose quantiles are found by safeguarded Newton on the mixture CDF (no noise
 draws, so no Monte Carlo error beyond the posterior draws themselves). Binary and ordinal: the
 mixture is the posterior mean of the class probabilities; the interval is the central range of
 classes it covers.
@@ -15,12 +15,22 @@ from scipy.special import ndtr, ndtri
 
 __all__ = ["class_summary", "normal_mixture_quantiles", "normal_mixture_summary"]
 
-#: Bisection steps: the bracket shrinks by 2**-48, far below float32 resolution of ``y``.
-BISECTION_STEPS = 48
+#: Most iterations of the safeguarded Newton search; it converges in a handful (quadratically
+#: once close), and every iteration that bisects halves the bracket, so 64 reach a bracket
+#: of 2**-64 of the starting one even if every Newton step were refused.
+MAX_ITERATIONS = 64
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 
 def normal_mixture_quantiles(mu: np.ndarray, sd: np.ndarray, q: float) -> np.ndarray:
     """Quantile ``q`` of ``(1/S) sum_s N(mu[s, i], sd[s]^2)`` for every column ``i``.
+
+    Solved by Newton's method on the mixture CDF, safeguarded by a bracket: every
+    component's own ``q``-quantile brackets the mixture's, each iteration shrinks the
+    bracket to the side the CDF says, and a Newton step that leaves it is replaced by the
+    bracket's midpoint. The start is the ``q``-quantile of the normal with the mixture's
+    mean and variance. Newton needs a handful of iterations where bisection needed about
+    fifty (each costs one pass over the ``S x n`` components, the whole cost).
 
     Parameters
     ----------
@@ -33,6 +43,7 @@ def normal_mixture_quantiles(mu: np.ndarray, sd: np.ndarray, q: float) -> np.nda
     Returns
     -------
     ndarray of shape (n,)
+        Quantiles with a mixture CDF within about 1e-12 of ``q``.
 
     Examples
     --------
@@ -46,19 +57,32 @@ def normal_mixture_quantiles(mu: np.ndarray, sd: np.ndarray, q: float) -> np.nda
     >>> float(abs(x[0])) < 1e-9  # a symmetric mixture: median 0
     True
     """
-    sd = np.broadcast_to(sd.reshape(sd.shape[0], -1), mu.shape)
+    mu = np.asarray(mu, dtype=np.float64)
+    sd = np.broadcast_to(np.asarray(sd, dtype=np.float64).reshape(sd.shape[0], -1), mu.shape)
     z = ndtri(q)
-    # Every component's own q-quantile brackets the mixture's: F(min) <= q <= F(max).
     comp = mu + z * sd
     lo, hi = comp.min(axis=0), comp.max(axis=0)
-    for _ in range(BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        below = ndtr((mid[None, :] - mu) / sd).mean(axis=0) < q
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-        if np.all(hi - lo <= 1e-12 * np.maximum(1.0, np.abs(hi))):
+    mean = mu.mean(axis=0)
+    total_sd = np.sqrt(np.maximum((sd**2 + mu**2).mean(axis=0) - mean**2, 0.0))
+    x = np.clip(mean + z * total_sd, lo, hi)
+    inv_sd = 1.0 / sd
+    for _ in range(MAX_ITERATIONS):
+        t = (x[None, :] - mu) * inv_sd
+        excess = ndtr(t).mean(axis=0) - q
+        density = (np.exp(-0.5 * t * t) * inv_sd).mean(axis=0) / _SQRT_2PI
+        lo = np.where(excess < 0, x, lo)
+        hi = np.where(excess > 0, x, hi)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = excess / density
+        # Converged when the Newton step is below the float64 resolution of x; tested
+        # before the bracket check, because such a step rounds onto the bracket's end.
+        done = (np.abs(step) <= 1e-13 * np.maximum(1.0, np.abs(x))) | (excess == 0)
+        nxt = x - step
+        bisect = ~((nxt > lo) & (nxt < hi))
+        x = np.where(done, x, np.where(bisect, 0.5 * (lo + hi), nxt))
+        if np.all(done):
             break
-    return 0.5 * (lo + hi)
+    return x
 
 
 def normal_mixture_summary(
