@@ -196,9 +196,9 @@ def run_svi(
     # leave the state as it is. The data are arguments, not constants baked into the program,
     # so the persistent compilation cache serves a later fit of the same shapes.
     width = max(1, min(check_every, num_steps))
-    rows0 = None if subsample is None else minibatch_rows(key_rows, n, subsample, 1)[0]
-    loss_type = jax.eval_shape(lambda s, a: svi.update(s, *a, rows=rows0, **kwargs)[1],
-                               state, args)
+    rows_spec = None if subsample is None else jax.ShapeDtypeStruct((subsample,), jnp.int32)
+    loss_type = jax.eval_shape(lambda s, a, r: svi.update(s, *a, rows=r, **kwargs)[1],
+                               state, args, rows_spec)
 
     @jax.jit
     def run_chunk(state: Any, active: jax.Array, key: jax.Array,

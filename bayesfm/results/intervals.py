@@ -58,12 +58,30 @@ def normal_mixture_quantiles(mu: np.ndarray, sd: np.ndarray, q: float) -> np.nda
     True
     """
     mu = np.asarray(mu, dtype=np.float64)
-    sd = np.broadcast_to(np.asarray(sd, dtype=np.float64).reshape(sd.shape[0], -1), mu.shape)
+    sd = _column_sd(sd)
+    mean, total_sd = _moments(mu, sd)
+    return _quantile(mu, sd, q, mean, total_sd)
+
+
+def _column_sd(sd: np.ndarray) -> np.ndarray:
+    """``sd`` as ``(S, 1)`` or ``(S, n)`` float64: it broadcasts against ``mu``, uncopied."""
+    sd = np.asarray(sd, dtype=np.float64)
+    return sd.reshape(sd.shape[0], -1)
+
+
+def _moments(mu: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of every column's mixture (``sd`` from :func:`_column_sd`)."""
+    mean = mu.mean(axis=0)
+    second = (np.broadcast_to(sd**2, mu.shape) + mu**2).mean(axis=0)
+    return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
+
+
+def _quantile(mu: np.ndarray, sd: np.ndarray, q: float, mean: np.ndarray,
+              total_sd: np.ndarray) -> np.ndarray:
+    """Run the Newton search of :func:`normal_mixture_quantiles` from the moments."""
     z = ndtri(q)
     comp = mu + z * sd
     lo, hi = comp.min(axis=0), comp.max(axis=0)
-    mean = mu.mean(axis=0)
-    total_sd = np.sqrt(np.maximum((sd**2 + mu**2).mean(axis=0) - mean**2, 0.0))
     x = np.clip(mean + z * total_sd, lo, hi)
     inv_sd = 1.0 / sd
     for _ in range(MAX_ITERATIONS):
@@ -89,15 +107,14 @@ def normal_mixture_summary(
     mu: np.ndarray, sd: np.ndarray, q: list[float] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mean, sd and ``q`` quantiles of the Gaussian predictive mixture of every column."""
-    sd = np.asarray(sd, dtype=np.float64)
-    var = np.broadcast_to((sd**2).reshape(sd.shape[0], -1), mu.shape)
-    mean = mu.mean(axis=0)
-    total_sd = np.sqrt(np.maximum((var + mu**2).mean(axis=0) - mean**2, 0.0))
+    mu = np.asarray(mu, dtype=np.float64)
+    sd = _column_sd(sd)
+    mean, total_sd = _moments(mu, sd)
     if q is None:
         nan = np.full(mean.shape, np.nan)
         return mean, total_sd, nan, nan
-    return (mean, total_sd, normal_mixture_quantiles(mu, sd, q[0]),
-            normal_mixture_quantiles(mu, sd, q[1]))
+    return (mean, total_sd, _quantile(mu, sd, q[0], mean, total_sd),
+            _quantile(mu, sd, q[1], mean, total_sd))
 
 
 def class_summary(
